@@ -1,0 +1,50 @@
+// swift-tools-version: 6.0
+//
+// Boltwork: a toolkit for DIY smart locks on Linux single-board computers.
+//
+// Dependencies point one way:
+//   BoltworkHAL (protocols, time, errors)
+//     <- BoltworkLinux (libgpiod, libi2c) and BoltworkSimulation (in-memory hardware)
+//     <- drivers <- lock logic <- executables, which pick a backend.
+import PackageDescription
+
+let package = Package(
+    name: "Boltwork",
+    products: [
+        .library(name: "BoltworkHAL", targets: ["BoltworkHAL"]),
+        .library(name: "BoltworkLinux", targets: ["BoltworkLinux"]),
+        .library(name: "BoltworkSimulation", targets: ["BoltworkSimulation"]),
+        .executable(name: "boltwork-probe", targets: ["boltwork-probe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // MARK: Hardware-abstraction layer: small I/O-only protocols, time, errors.
+        .target(name: "BoltworkHAL"),
+
+        // MARK: Linux backends.
+        // C shim over libgpiod; picks the 1.6 (v1) or 2.x (v2) API at compile time.
+        .target(name: "CBoltworkGPIOD", linkerSettings: [.linkedLibrary("gpiod")]),
+        // C shim over libi2c and the /dev/i2c-N ioctls.
+        .target(name: "CBoltworkI2C", linkerSettings: [.linkedLibrary("i2c")]),
+        .target(name: "BoltworkLinux", dependencies: ["BoltworkHAL", "CBoltworkGPIOD", "CBoltworkI2C"]),
+
+        // MARK: Simulated hardware and scripted mocks, shipped for makers' own tests.
+        .target(name: "BoltworkSimulation", dependencies: ["BoltworkHAL"]),
+
+        // MARK: Executables.
+        // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
+        .executableTarget(
+            name: "boltwork-probe",
+            dependencies: [
+                "BoltworkHAL", "BoltworkLinux", "BoltworkSimulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: Tests.
+        .testTarget(name: "BoltworkHALTests", dependencies: ["BoltworkHAL", "BoltworkSimulation"]),
+        .testTarget(name: "BoltworkLinuxTests", dependencies: ["BoltworkLinux", "BoltworkSimulation"]),
+        .testTarget(name: "BoltworkSimulationTests", dependencies: ["BoltworkSimulation"]),
+    ]
+)

@@ -13,7 +13,7 @@ public struct I2CError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, independent of the backend (embedded-hal's `ErrorKind`, extended with
     /// what Linux reports).
     public enum Kind: Sendable, Hashable {
-        /// No acknowledge (`ENXIO`, `EREMOTEIO`).
+        /// No acknowledge (`ENXIO`, `EREMOTEIO`; `ENODEV` from i2c-stub and some SMBus adapters).
         case noAcknowledge(NoAcknowledgeSource)
         /// Bus error: a glitch, a missing pull-up, a stuck line (`EIO`, `EPROTO`, `EBADMSG`).
         case bus
@@ -23,7 +23,7 @@ public struct I2CError: Error, Sendable, Hashable, CustomStringConvertible {
         case timeout
         /// The adapter is busy (`EBUSY`).
         case busy
-        /// The bus device does not exist or went away (`ENOENT`, `ENODEV`).
+        /// The bus device does not exist or went away (`ENOENT` or `ENODEV` when opening it).
         case noSuchDevice
         /// The process may not open the bus (`EACCES`, `EPERM`).
         case permissionDenied

@@ -140,15 +140,16 @@ public final class LinuxI2CBus: I2CBus, Sendable {
         }
     }
 
-    /// The errno → kind table (Linux Documentation/i2c/fault-codes.rst).
+    /// The errno → kind table for transfers (Linux Documentation/i2c/fault-codes.rst). i2c-stub
+    /// and some SMBus adapters report an address nobody answers as `ENODEV`.
     static func kind(forErrno code: Int32) -> I2CError.Kind {
         switch code {
-        case ENXIO, EREMOTEIO: .noAcknowledge(.address)
+        case ENXIO, EREMOTEIO, ENODEV: .noAcknowledge(.address)
         case EIO, EPROTO, EBADMSG: .bus
         case EAGAIN: .arbitrationLost
         case ETIMEDOUT: .timeout
         case EBUSY: .busy
-        case ENODEV, ENOENT, EBADF: .noSuchDevice
+        case ENOENT, EBADF: .noSuchDevice
         case EACCES, EPERM: .permissionDenied
         case EOPNOTSUPP, ENOSYS: .unsupported
         case EINVAL, EMSGSIZE, EOVERFLOW: .invalidArgument

@@ -18,7 +18,8 @@ struct LinuxI2CBusTests {
         "errno values map to the kernel fault-code kinds",
         arguments: [
             (Int32(6), I2CError.Kind.noAcknowledge(.address)), (121, .noAcknowledge(.address)), (5, .bus),
-            (71, .bus), (74, .bus), (11, .arbitrationLost), (110, .timeout), (16, .busy), (19, .noSuchDevice),
+            (71, .bus), (74, .bus), (11, .arbitrationLost), (110, .timeout), (16, .busy),
+            (19, .noAcknowledge(.address)),
             (13, .permissionDenied), (1, .permissionDenied), (95, .unsupported), (22, .invalidArgument),
             (12, .other),
         ])

@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "BoltworkHAL", targets: ["BoltworkHAL"]),
         .library(name: "BoltworkLinux", targets: ["BoltworkLinux"]),
         .library(name: "BoltworkSimulation", targets: ["BoltworkSimulation"]),
+        .library(name: "BoltworkDrivers", targets: ["BoltworkDrivers"]),
         .executable(name: "boltwork-probe", targets: ["boltwork-probe"]),
     ],
     dependencies: [
@@ -33,6 +34,10 @@ let package = Package(
         // MARK: Simulated hardware and scripted mocks, shipped for makers' own tests.
         .target(name: "BoltworkSimulation", dependencies: ["BoltworkHAL"]),
 
+        // MARK: Device drivers: keypad, motor, bolt and door sensors, fuel gauges. They depend on
+        // the protocols only, so they run unchanged on Linux and on the simulated backend.
+        .target(name: "BoltworkDrivers", dependencies: ["BoltworkHAL"]),
+
         // MARK: Executables.
         // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
         .executableTarget(
@@ -43,8 +48,15 @@ let package = Package(
             ]),
 
         // MARK: Tests.
+        // Runs inside the real-kernel tier's qemu guest against gpio-sim and i2c-stub
+        // (scripts/kernel-tier); not part of `swift test`.
+        .executableTarget(
+            name: "boltwork-kernel-tests",
+            dependencies: ["BoltworkHAL", "BoltworkLinux"],
+            path: "Tests/KernelTier"),
         .testTarget(name: "BoltworkHALTests", dependencies: ["BoltworkHAL", "BoltworkSimulation"]),
         .testTarget(name: "BoltworkLinuxTests", dependencies: ["BoltworkLinux", "BoltworkSimulation"]),
         .testTarget(name: "BoltworkSimulationTests", dependencies: ["BoltworkSimulation"]),
+        .testTarget(name: "BoltworkDriversTests", dependencies: ["BoltworkDrivers", "BoltworkSimulation"]),
     ]
 )

@@ -96,6 +96,10 @@ public final class MAX17048: BatteryGauge, Sendable {
             .stateOfChargeChange,
         ]
 
+        /// The flags that assert ALRT (all but RI, which stays set until the host has
+        /// configured the chip).
+        public static let alerts: Status = all.subtracting(.resetIndicator)
+
         /// The flags' names (`reset`, `voltage low`, `SOC low`).
         public var names: [String] {
             let table: [(Status, String)] = [
@@ -361,8 +365,8 @@ public final class MAX17048: BatteryGauge, Sendable {
 
     /// Uses the input at `index` of `request` (requested with falling-edge detection, as
     /// ``alertLineSettings``) as the ALRT interrupt. On each falling edge the driver, on the
-    /// clock, reads STATUS, clears the flags it found and CONFIG.ALRT, and calls `handler` with
-    /// the flags, or with the error when the transfers failed. If the line is already low
+    /// clock, reads STATUS, clears the alert flags it found (not RI) and CONFIG.ALRT, and calls
+    /// `handler` with the flags, or with the error when the transfers failed. If the line is already low
     /// (an alert pending from before), it is serviced at once.
     public func attachAlert(
         _ request: any GPIOLineRequest, index: Int = 0,
@@ -411,7 +415,7 @@ public final class MAX17048: BatteryGauge, Sendable {
         guard state.withLock({ $0.alertGeneration == generation }) else { return }
         do throws(DeviceError) {
             let raw = try registers.read(Register.status, "STATUS")
-            let causes = Status(rawValue: UInt8(raw >> 8)).intersection(.all)
+            let causes = Status(rawValue: UInt8(raw >> 8)).intersection(.alerts)
             try registers.write(raw & ~(UInt16(causes.rawValue) << 8), Register.status, "STATUS")
             var config = try configuration()
             if config.alertAsserted {

@@ -134,6 +134,10 @@ struct GaugeSimulationTests {
         rig.chip.force(0x02, to: 0x0000)
         let zero = #expect(throws: DeviceError.self) { try rig.gauge.read() }
         #expect(zero?.kind == .implausible)
+        // A full MAX17048 reads a little over 100 %: within the tolerance it reads as 100 %.
+        rig.chip.clearForcedRegisters()
+        rig.chip.force(0x04, to: 0x6480)
+        #expect(try rig.gauge.read().percent == 100)
         rig.chip.clearForcedRegisters()
         #expect(try rig.gauge.read().percent == 50)
 

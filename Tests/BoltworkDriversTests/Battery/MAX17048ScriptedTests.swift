@@ -231,4 +231,26 @@ struct MAX17048ScriptedTests {
         #expect(causes.withLock { $0 } == [.voltageLow])
         try bus.verify()
     }
+
+    @Test("a failed STATUS read during an alert reaches the handler as .hardware; a detached line is ignored")
+    func alertFailureAndDetach() throws {
+        let clock = VirtualClock()
+        let bus = ScriptedI2CBus([
+            .transfer(.readWordData(register: 0x1A), at: address, failingWith: .timeout)
+        ])
+        let line = ScriptedLineRequest(offsets: [4], [(.read([.active]), nil)])
+        let gauge = MAX17048(bus: bus, clock: clock)
+        let errors = Protected<[DeviceError.Kind]>([])
+        try gauge.attachAlert(line) { result in
+            if case .failure(let error) = result { errors.withLock { $0.append(error.kind) } }
+        }
+        let edge = EdgeEvent(kind: .falling, index: 0, offset: 4, timestamp: .zero, sequence: 1)
+        line.emit(edge)
+        #expect(errors.withLock { $0 } == [.hardware])
+        gauge.detachAlert()
+        line.emit(edge)
+        #expect(errors.withLock { $0 } == [.hardware])
+        try bus.verify()
+        try line.verify()
+    }
 }

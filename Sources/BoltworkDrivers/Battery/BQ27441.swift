@@ -156,6 +156,21 @@ public final class BQ27441: BatteryGauge, Sendable {
         return Details(reading: reading, flags: flags, celsius: Self.celsius(temperature: temperature))
     }
 
+    /// DEVICE_TYPE of the BQ27441.
+    public static let deviceType: UInt16 = 0x0421
+
+    /// Asks Control() for DEVICE_TYPE (writes subcommand 0x0001 to 0x00, reads the answer from
+    /// 0x00) and checks that it is 0x0421; another answer means another chip at this address.
+    @discardableResult
+    public func verifyDeviceType() throws(DeviceError) -> UInt16 {
+        try registers.write(0x0001, Command.control, "Control(DEVICE_TYPE)")
+        let type = try registers.read(Command.control, "Control(DEVICE_TYPE)")
+        guard type == Self.deviceType else {
+            throw implausible("DEVICE_TYPE reads \(gaugeHex(type)) instead of 0x0421")
+        }
+        return type
+    }
+
     /// Converts a Temperature() value (0.1 K) to degrees Celsius.
     public static func celsius(temperature: UInt16) -> Double {
         (Double(temperature) - 2731.5) / 10

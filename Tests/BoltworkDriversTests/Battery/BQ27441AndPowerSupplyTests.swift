@@ -74,6 +74,20 @@ struct BQ27441ScriptedTests {
         }
     }
 
+    @Test("DEVICE_TYPE goes through Control(): subcommand 0x0001 written LSB first, answer read from 0x00")
+    func deviceType() throws {
+        let bus = ScriptedI2CBus([
+            .transfer(.writeWordData(register: 0x00, value: 0x0001), at: address), read(0x00, 0x0421),
+            .transfer(.writeWordData(register: 0x00, value: 0x0001), at: address), read(0x00, 0x0000),
+        ])
+        let gauge = BQ27441(bus: bus, clock: VirtualClock())
+        #expect(try gauge.verifyDeviceType() == 0x0421)
+        let other = #expect(throws: DeviceError.self) { try gauge.verifyDeviceType() }
+        #expect(other?.kind == .implausible)
+        #expect(other?.detail.contains("DEVICE_TYPE reads 0x0000 instead of 0x0421") == true)
+        try bus.verify()
+    }
+
     @Test("an I2C failure throws .hardware naming the command")
     func hardware() {
         let bus = ScriptedI2CBus([

@@ -229,6 +229,25 @@ struct GaugeSimulationTests {
         #expect(alerts.withLock { $0 } == [.voltageLow])
     }
 
+    @Test("with CONFIG.ALSC set, each whole percent lost raises a SOC-change alert")
+    func socChangeAlert() throws {
+        let rig = Rig(capacity: 1000, percent: 50.5, baseLoad: 100)  // 10 %/h: one percent per 6 min
+        let alerts = Protected<[MAX17048.Alert]>([])
+        try rig.gauge.requestAlertLine(on: rig.gpio, line: .name("GPIO4")) { result in
+            if case .success(let alert) = result { alerts.withLock { $0.append(alert) } }
+        }
+        var config = try rig.gauge.configuration()
+        config.stateOfChargeChangeAlert = true
+        try rig.bus.writeWordBigEndian(config.rawValue, to: maxAddress, register: 0x0C)
+        rig.clock.advance(by: .seconds(60 * 60))  // 50.5 % to 40.5 %
+        let fired = alerts.withLock { $0 }
+        #expect(fired.count == 10)
+        #expect(fired.allSatisfy { $0.causes == .stateOfChargeChange })
+        // 50 % is crossed after 3 min, then one every 6 min.
+        let minutes = fired.map { Double($0.timestamp.nanoseconds) / 60e9 }
+        #expect(minutes.enumerated().allSatisfy { abs($0.element - (3 + 6 * Double($0.offset))) < 0.001 })
+    }
+
     @Test("quick-start re-estimates from the voltage: right at rest, low under load")
     func quickStart() throws {
         let rig = Rig(capacity: 2000, percent: 60)

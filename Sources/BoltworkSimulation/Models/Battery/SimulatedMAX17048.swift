@@ -15,7 +15,8 @@ import BoltworkHAL
 ///   each whole-percent change with CONFIG.ALSC; VL/VH when the cell voltage leaves the VALRT
 ///   window (20 mV per LSB, per cell). Each flag fires when its condition starts (and again
 ///   only after it ended); firing sets CONFIG.ALRT, which pulls the ALRT line low until the
-///   host clears CONFIG.ALRT.
+///   host clears CONFIG.ALRT. VR (reset voltage), hibernation and the model TABLE are not
+///   modelled: HIBRT and VRESET/ID are stored and read back.
 ///
 /// Nothing ticks: the SOC is computed from the battery at each transfer, and the one
 /// upcoming alert (the threshold crossing at the present load) is scheduled on the battery's
@@ -55,6 +56,7 @@ public final class SimulatedMAX17048: SimulatedI2CDevice, Sendable {
         var pinLow = false
         var quickStarts = 0
         var resets = 0
+        var observer: UInt64?
     }
 
     private struct Flags: OptionSet {
@@ -92,8 +94,15 @@ public final class SimulatedMAX17048: SimulatedI2CDevice, Sendable {
         self.alertChip = alertChip
         self.alertLine = alertLine
         self.state = Protected(State())
-        battery.observe { [weak self] in self?.evaluate() }
+        let token = battery.observe { [weak self] in self?.evaluate() }
+        state.withLock { $0.observer = token }
         evaluate()
+    }
+
+    deinit {
+        let (observer, timer) = state.withLock { ($0.observer, $0.timer) }
+        if let observer { battery.removeObserver(observer) }
+        timer?.cancel()
     }
 
     private static func resetRegisters() -> [UInt8: UInt16] {

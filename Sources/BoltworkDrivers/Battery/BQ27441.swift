@@ -138,7 +138,7 @@ public final class BQ27441: BatteryGauge, Sendable {
         let health = try registers.read(Command.stateOfHealth, "StateOfHealth")
         let temperature = try registers.read(Command.temperature, "Temperature")
         guard voltage != 0 else {
-            throw implausible("Voltage() reads 0 mV, which no connected cell produces: is the cell on BAT")
+            throw implausible("Voltage() reads 0 mV, which no connected cell produces (is the cell on BAT?)")
         }
         guard Int(voltage) <= Self.maximumMillivolts else {
             throw implausible(

@@ -237,8 +237,8 @@ public final class MAX17048: BatteryGauge, Sendable {
         guard vcell != 0 else {
             throw .gaugeImplausible(
                 device: device, model: variant.model, address: address,
-                what: "VCELL reads 0 V (0x0000), which no connected cell produces: is the cell wired to "
-                    + "the gauge's CELL and VDD pins")
+                what: "VCELL reads 0 V (0x0000), which no connected cell produces (is the cell wired to "
+                    + "the gauge's CELL and VDD pins?)")
         }
         guard millivolts <= limit else {
             throw .gaugeImplausible(

@@ -52,7 +52,7 @@ let package = Package(
         // (scripts/kernel-tier); not part of `swift test`.
         .executableTarget(
             name: "boltwork-kernel-tests",
-            dependencies: ["BoltworkHAL", "BoltworkLinux"],
+            dependencies: ["BoltworkHAL", "BoltworkLinux", "BoltworkDrivers"],
             path: "Tests/KernelTier"),
         .testTarget(name: "BoltworkHALTests", dependencies: ["BoltworkHAL", "BoltworkSimulation"]),
         .testTarget(name: "BoltworkLinuxTests", dependencies: ["BoltworkLinux", "BoltworkSimulation"]),

@@ -2,6 +2,7 @@
 // against gpio-sim and i2c-stub, exercising the Linux backends through the real kernel
 // interfaces. Prints one line per check and "N passed, N failed" last; exits non-zero on any
 // failure. Edge waits are waits for kernel events with a generous limit, not timing.
+import BoltworkDrivers
 import BoltworkHAL
 import BoltworkLinux
 import Dispatch
@@ -305,6 +306,27 @@ check("I2C: a path that is not a bus says which buses exist") {
     } catch let error as I2CError {
         try expect(error.kind == .noSuchDevice, "kind \(error.kind)")
         try expect(error.detail.contains(i2cBus), "listing lacks \(i2cBus): \(error)")
+    }
+}
+
+check("gauge drivers read the i2c-stub register files: MAX17048 big-endian, BQ27441 little-endian") {
+    let bus = try LinuxI2CBus(path: i2cBus)
+    let max = try MAX17048(bus: bus, clock: clock).read()
+    try expect(max.millivolts == 3906, "MAX17048 voltage \(max.millivolts) mV")
+    try expect(max.percent == 75.5, "MAX17048 SOC \(max.percent) %")
+    let bq = try BQ27441(bus: bus, clock: clock).read()
+    try expect(bq.millivolts == 3900, "BQ27441 voltage \(bq.millivolts) mV")
+    try expect(bq.percent == 76, "BQ27441 SOC \(bq.percent) %")
+}
+
+check("a gauge at an address nobody answers is a hardware error naming the bus and address") {
+    let bus = try LinuxI2CBus(path: i2cBus)
+    do {
+        _ = try MAX17048(bus: bus, address: I2CAddress(constant: 0x37), clock: clock).read()
+        throw CheckFailure(description: "a gauge answered at 0x37")
+    } catch let error as DeviceError {
+        try expect(error.kind == .hardware, "kind \(error.kind)")
+        try expect(error.description.contains("0x37"), "address not named: \(error)")
     }
 }
 

@@ -88,7 +88,8 @@ public final class FeedbackOutput: Sendable {
             request = try chip.requestLines(
                 [LineConfig(line, .output(initial: .inactive, activeLow: activeLow))], consumer: consumer)
         } catch {
-            throw DeviceError(.hardware, device: name, detail: "cannot request line \(line)", underlying: error)
+            throw DeviceError(
+                .hardware, device: name, detail: "cannot request line \(line)", underlying: error)
         }
         self.index = 0
         self.clock = clock

@@ -162,7 +162,9 @@ public final class KeyCollector: Sendable {
         let c = configuration
         let key = event.key
         let (outcome, progress, outcomeHandler, progressHandler) = state.withLock {
-            state -> (Outcome?, Int?, (@Sendable (Outcome, MonotonicInstant) -> Void)?, (@Sendable (Int) -> Void)?)
+            state -> (
+                Outcome?, Int?, (@Sendable (Outcome, MonotonicInstant) -> Void)?, (@Sendable (Int) -> Void)?
+            )
             in
             var outcome: Outcome?
             var progress: Int?

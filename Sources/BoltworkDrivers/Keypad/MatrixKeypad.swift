@@ -56,18 +56,22 @@ public final class MatrixKeypad: KeypadDevice {
         /// Whether every key has a diode: then any combination of keys is real and no scan is
         /// discarded as ghosting.
         public var hasDiodes: Bool
+        /// After a hardware error, how often to retry activating the columns when that failed too
+        /// (a removed chip, a loose expander); 1 s by default.
+        public var recoveryInterval: Duration
 
         /// Creates options; the defaults suit a membrane keypad without diodes.
         public init(
             debounce: Duration = .milliseconds(5), columnSettleDelay: Duration = .zero,
             scanInterval: Duration = .milliseconds(20), stuckKeyLimit: Duration = .seconds(30),
-            hasDiodes: Bool = false
+            hasDiodes: Bool = false, recoveryInterval: Duration = .seconds(1)
         ) {
             self.debounce = debounce
             self.columnSettleDelay = columnSettleDelay
             self.scanInterval = scanInterval
             self.stuckKeyLimit = stuckKeyLimit
             self.hasDiodes = hasDiodes
+            self.recoveryInterval = recoveryInterval
         }
     }
 
@@ -77,6 +81,7 @@ public final class MatrixKeypad: KeypadDevice {
         case debouncing
         case scanning
         case polling
+        case recovering
     }
 
     /// A key's position: row and column.
@@ -149,11 +154,12 @@ public final class MatrixKeypad: KeypadDevice {
                     + "one array per row")
         }
         guard options.debounce > .zero, options.scanInterval > .zero, options.stuckKeyLimit > .zero,
-            options.columnSettleDelay >= .zero
+            options.recoveryInterval > .zero, options.columnSettleDelay >= .zero
         else {
             throw DeviceError(
                 .configuration, device: name,
-                detail: "debounce, scan interval and stuck-key limit must be positive, the settle delay "
+                detail:
+                    "debounce, scan interval, stuck-key limit and recovery interval must be positive, the settle delay "
                     + "not negative")
         }
         self.backend = backend
@@ -263,7 +269,8 @@ public final class MatrixKeypad: KeypadDevice {
 
     /// Schedules `body` after `delay`, unless the keypad moved on (stopped, recovered) first.
     private func schedule(
-        _ state: inout State, after delay: Duration, _ body: @escaping @Sendable (inout State, inout Outbox) -> Void
+        _ state: inout State, after delay: Duration,
+        _ body: @escaping @Sendable (inout State, inout Outbox) -> Void
     ) {
         let generation = state.generation
         state.work = clock.schedule(after: delay) { [weak self] in
@@ -430,10 +437,25 @@ public final class MatrixKeypad: KeypadDevice {
         do throws(DeviceError) {
             try enterIdle(&state, &outbox, readBack: false)
         } catch {
-            outbox.report(error)
-            // Stay idle: the next row edge (if detection could be turned on) tries again.
-            state.phase = .idle
-            try? backend.setDetectMode(true)
+            outbox.report(
+                DeviceError(
+                    error.kind, device: name,
+                    detail: "cannot return to waiting for keys (retrying every "
+                        + "\(options.recoveryInterval)): \(error.detail)",
+                    underlying: error.underlying))
+            retryIdle(&state)
+        }
+    }
+
+    /// Retries activating the columns until it works, quietly (the first failure was reported).
+    private func retryIdle(_ state: inout State) {
+        state.phase = .recovering
+        schedule(&state, after: options.recoveryInterval) { [self] state, outbox in
+            do throws(DeviceError) {
+                try enterIdle(&state, &outbox, readBack: true)
+            } catch {
+                retryIdle(&state)
+            }
         }
     }
 

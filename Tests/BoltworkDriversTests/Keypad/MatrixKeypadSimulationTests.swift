@@ -120,7 +120,8 @@ struct MatrixKeypadSimulationTests {
         #expect(rig.log == ["p7", "s7"])
         let events = rig.events.withLock { $0 }
         let held = events[1].timestamp - events[0].timestamp
-        #expect(held >= limit && held < limit + .milliseconds(20), "reported at the first scan past the limit")
+        #expect(
+            held >= limit && held < limit + .milliseconds(20), "reported at the first scan past the limit")
         rig.clock.advance(by: .seconds(60))
         #expect(rig.log == ["p7", "s7"], "reported once")
         rig.matrix.press("9")

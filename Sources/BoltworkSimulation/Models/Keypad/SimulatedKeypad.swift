@@ -149,7 +149,9 @@ public final class SimulatedKeypad: Sendable {
 
     /// Types `keys` one after the other: each held `holdFor`, with `gap` between a release and
     /// the next press. The first press is now.
-    public func type(_ keys: String, holdFor: Duration = .milliseconds(100), gap: Duration = .milliseconds(150)) {
+    public func type(
+        _ keys: String, holdFor: Duration = .milliseconds(100), gap: Duration = .milliseconds(150)
+    ) {
         var offset = Duration.zero
         for key in keys {
             chip.clock.schedule(after: offset) { [weak self] in self?.press(key) }

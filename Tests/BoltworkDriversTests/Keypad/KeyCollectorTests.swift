@@ -51,10 +51,13 @@ struct KeyCollectorTests {
     @Test("* clears, a back key removes one digit, other keys are ignored")
     func clearAndBack() throws {
         let (collector, outcomes) = try collector(.init(backKey: "B"))
+        let progress = Protected([Int]())
+        collector.setProgressHandler { count in progress.withLock { $0.append(count) } }
         type("12*", into: collector)
         type("1239BA4#", into: collector)
         let seen = outcomes.withLock { $0.map(\.0) }
         #expect(seen == [.cleared(digits: 2), .submitted(PINEntry("1234"))])
+        #expect(progress.withLock { $0 } == [1, 2, 1, 2, 3, 4, 3, 4], "lengths only, never digits")
     }
 
     @Test("too short and too long entries are dropped")

@@ -210,6 +210,21 @@ struct MatrixKeypadSimulationTests {
         #expect(!rig.chip.hasRequestedLines)
     }
 
+    @Test("a row line held by another consumer fails the request with a message naming the lines")
+    func busyLine() throws {
+        let clock = VirtualClock()
+        let chip = SimulatedGPIO(clock: clock).addChip(label: "sim", lineNames: ["R0", "R1", "C0", "C1"])
+        chip.hold("R1", consumer: "gpio-keys")
+        let error = #expect(throws: DeviceError.self) {
+            try GPIOKeypadMatrix(
+                chip: chip, rows: [.name("R0"), .name("R1")], columns: [.name("C0"), .name("C1")])
+        }
+        #expect(error?.kind == .hardware)
+        #expect(error?.description.contains("cannot request the keypad rows") == true)
+        #expect(error?.description.contains("gpio-keys") == true)
+        #expect(!chip.hasRequestedLines)
+    }
+
     @Test("a key map that does not match the matrix is a configuration error")
     func configuration() throws {
         let rig = try KeypadRig()

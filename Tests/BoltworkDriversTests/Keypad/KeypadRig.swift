@@ -21,12 +21,9 @@ struct KeypadRig {
         let columnNames = keyMap[0].indices.map { "COL\($0)" }
         let gpio = SimulatedGPIO(clock: clock)
         chip = gpio.addChip(label: "sim", lineNames: Self.rowNames + columnNames + ["BUZZER"])
-        guard
-            let matrix = SimulatedKeypad(
-                chip: chip, rows: Self.rowNames, columns: columnNames, keyMap: keyMap,
-                activeLevel: wiring.activeLevel, hasDiodes: diodes)
-        else { throw RigError.wiring }
-        self.matrix = matrix
+        matrix = try SimulatedKeypad(
+            chip: chip, rows: Self.rowNames, columns: columnNames, keyMap: keyMap,
+            activeLevel: wiring.activeLevel, hasDiodes: diodes)
         backend = try GPIOKeypadMatrix(
             chip: chip, rows: Self.rowNames.map { .name($0) }, columns: columnNames.map { .name($0) },
             wiring: wiring)
@@ -54,6 +51,4 @@ struct KeypadRig {
     func instant(_ milliseconds: Int64) -> MonotonicInstant {
         MonotonicInstant(nanoseconds: milliseconds * 1_000_000)
     }
-
-    enum RigError: Error { case wiring }
 }

@@ -25,10 +25,22 @@ struct SimulatedKeypadTests {
     }
 
     func matrix(diodes: Bool) throws -> SimulatedKeypad {
-        let matrix = SimulatedKeypad(
+        try SimulatedKeypad(
             chip: chip, rows: ["ROW0", "ROW1", "ROW2", "ROW3"], columns: ["COL0", "COL1", "COL2"],
             keyMap: [["1", "2", "3"], ["4", "5", "6"], ["7", "8", "9"], ["*", "0", "#"]], hasDiodes: diodes)
-        return try #require(matrix)
+    }
+
+    @Test("a misspelt line name or a mis-sized key map is refused with a helpful error")
+    func wiringErrors() {
+        let misspelt = #expect(throws: GPIOError.self) {
+            try SimulatedKeypad(chip: chip, rows: ["ROWO"], columns: ["COL0"], keyMap: [["1"]])
+        }
+        #expect(misspelt?.kind == .noSuchLine)
+        #expect(misspelt?.description.contains("'ROW0'") == true)
+        let missized = #expect(throws: GPIOError.self) {
+            try SimulatedKeypad(chip: chip, rows: ["ROW0"], columns: ["COL0"], keyMap: [["1", "2"]])
+        }
+        #expect(missized?.kind == .invalidArgument)
     }
 
     @Test("without diodes, pressed keys join rows and columns: the rectangle's fourth corner conducts")

@@ -18,6 +18,16 @@ import BoltworkHAL
 ///
 /// Timed actions (``tap(_:holdFor:)``, ``hold(_:for:)``, ``bounce(_:transitions:within:)``,
 /// ``type(_:holdFor:gap:)``) are scheduled on the chip's clock.
+///
+/// ```swift
+/// let chip = SimulatedGPIO(clock: clock).addChip(
+///     label: "sim", lineNames: ["ROW0", "ROW1", "ROW2", "ROW3", "COL0", "COL1", "COL2"])
+/// let keypad = try SimulatedKeypad(
+///     chip: chip, rows: ["ROW0", "ROW1", "ROW2", "ROW3"], columns: ["COL0", "COL1", "COL2"],
+///     keyMap: [["1", "2", "3"], ["4", "5", "6"], ["7", "8", "9"], ["*", "0", "#"]])
+/// keypad.type("1234#")            // one key every 250 ms
+/// clock.advance(by: .seconds(2))  // the driver under test scans and reports
+/// ```
 public final class SimulatedKeypad: Sendable {
     private struct State {
         var pressed: Set<Key> = []
@@ -44,25 +54,25 @@ public final class SimulatedKeypad: Sendable {
     private let columnOffsets: [UInt32]
     private let state: Protected<State>
 
-    /// Wires a matrix to the lines named `rows` and `columns` on `chip`. Returns nil when a name
-    /// is not a line of the chip or the key map is not rows × columns.
-    public init?(
+    /// Wires a matrix to the lines named `rows` and `columns` on `chip`. Throws `noSuchLine`
+    /// (with near matches) for a name the chip does not have, and `invalidArgument` when the key
+    /// map is not rows × columns.
+    public init(
         chip: SimulatedGPIOChip, rows: [String], columns: [String], keyMap: [[Character]],
         activeLevel: PinLevel = .low, hasDiodes: Bool = false
-    ) {
+    ) throws(GPIOError) {
         var rowOffsets: [UInt32] = []
         var columnOffsets: [UInt32] = []
-        for name in rows {
-            guard let offset = try? chip.resolve(.name(name)) else { return nil }
-            rowOffsets.append(offset)
-        }
-        for name in columns {
-            guard let offset = try? chip.resolve(.name(name)) else { return nil }
-            columnOffsets.append(offset)
-        }
+        for name in rows { rowOffsets.append(try chip.resolve(.name(name))) }
+        for name in columns { columnOffsets.append(try chip.resolve(.name(name))) }
         guard !rows.isEmpty, !columns.isEmpty, keyMap.count == rows.count,
             keyMap.allSatisfy({ $0.count == columns.count })
-        else { return nil }
+        else {
+            throw GPIOError(
+                .invalidArgument, chip: chip.info.path,
+                detail: "the key map has \(keyMap.count) rows of \(keyMap.map(\.count)) keys for "
+                    + "\(rows.count) row lines and \(columns.count) column lines")
+        }
         self.chip = chip
         self.keyMap = keyMap
         self.activeLevel = activeLevel

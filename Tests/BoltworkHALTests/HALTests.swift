@@ -70,6 +70,9 @@ struct HALTests {
         let clock = SystemClock()
         defer { clock.shutdown() }
         let order = Protected([Int]())
+        // Hold the clock's thread so all three items are queued before any runs.
+        let gate = DispatchSemaphore(value: 0)
+        clock.execute { gate.wait() }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let past = clock.now - .seconds(1)
             clock.schedule(at: past + .milliseconds(2)) { order.withLock { $0.append(2) } }
@@ -78,6 +81,7 @@ struct HALTests {
                 order.withLock { $0.append(3) }
                 done.resume()
             }
+            gate.signal()
         }
         #expect(order.withLock { $0 } == [1, 2, 3])
         #expect(clock.wakeupCount >= 3)

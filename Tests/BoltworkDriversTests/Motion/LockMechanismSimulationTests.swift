@@ -260,3 +260,49 @@ struct LockMechanismSimulationTests {
         #expect(try door.state() == .closed)
     }
 }
+
+@Suite("Bridge decoding: the driver's tables against the model's datasheet rules")
+struct BridgeDecodingTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var profile: HBridgeProfile
+        var wiring: SimulatedBridgeWiring
+        var testDescription: String { profile.name + " \(profile.pins)" }
+    }
+
+    static let cases: [Case] = [
+        Case(profile: .drv8833(), wiring: .drv8833(in1: "A", in2: "B")),
+        Case(profile: .drv8833(withSleepLine: true), wiring: .drv8833(in1: "A", in2: "B", sleep: "C")),
+        Case(profile: .tb6612fng, wiring: .tb6612fng(in1: "A", in2: "B", pwm: "C", standby: "D")),
+        Case(profile: .l298n, wiring: .l298n(in1: "A", in2: "B", enable: "C")),
+    ]
+
+    @Test("every state the driver writes is the state the simulated chip decodes", arguments: cases)
+    func decode(testCase: Case) throws {
+        let clock = VirtualClock()
+        let chip = SimulatedGPIO(clock: clock).addChip(label: "sim", lineNames: ["A", "B", "C", "D"])
+        let lines = testCase.wiring.lines.map { GPIOLineID.name($0) }
+        let mechanism = try SimulatedLockMechanism(
+            chip: chip, configuration: .init(bridge: testCase.wiring, initialPercent: 50))
+        let request = try chip.requestLines(
+            HBridgeMotor.lineConfigs(for: testCase.profile, lines: lines), consumer: "motor")
+        let expectedSafe: SimulatedBridgeState = testCase.profile.safeState == .brake ? .brake : .coast
+        #expect(mechanism.bridgeState == expectedSafe, "the requested lines start in the safe state")
+        for state in BridgeState.allCases {
+            guard let levels = testCase.profile.levels(for: state) else { continue }
+            try request.setValues(levels.map { LineValue($0 == .high) })
+            #expect(mechanism.bridgeState.description == state.description)
+        }
+        // The motor through the model: extend moves the bolt up, retract down.
+        let safe = try #require(testCase.profile.levels(for: testCase.profile.safeState))
+        try request.setValues(safe.map { LineValue($0 == .high) })
+        let motor = try HBridgeMotor(request: request, profile: testCase.profile, clock: clock)
+        try motor.run(.extend)
+        clock.advance(by: .milliseconds(150))
+        #expect(abs(mechanism.percent - 60) < 1e-9)
+        try motor.run(.retract)
+        clock.advance(by: .milliseconds(320))
+        #expect(abs(mechanism.percent - 40) < 1e-9)
+        try motor.stop()
+        #expect(mechanism.bridgeState == expectedSafe)
+    }
+}

@@ -189,6 +189,14 @@ public final class AS5600BoltSensor: BoltPositionSensor, Sendable {
         } & 0x0FFF
     }
 
+    /// Reads ANGLE (0-4095): RAW ANGLE after the chip's own ZPOS/MPOS scaling, which the
+    /// calibration here does not need.
+    public func angle() throws(DeviceError) -> UInt16 {
+        try read("ANGLE") { () throws(I2CError) in
+            try bus.readWordBigEndian(from: address, register: Register.angle)
+        } & 0x0FFF
+    }
+
     /// Reads MAGNITUDE (0-4095).
     public func magnitude() throws(DeviceError) -> UInt16 {
         try read("MAGNITUDE") { () throws(I2CError) in

@@ -17,6 +17,8 @@ struct AS5600BoltSensorTests {
             // 0x013C = 316: 512 counts past 3900 across the wrap, of a 1096-count travel.
             .transfer(.readWordData(register: 0x0C), at: address, returning: [0x01, 0x3C]),
             .transfer(.readWordData(register: 0x1B), at: address, returning: [0x0A, 0xBC]),
+            // The top four bits are not part of the angle.
+            .transfer(.readWordData(register: 0x0E), at: address, returning: [0xF8, 0x01]),
         ])
         let sensor = try AS5600BoltSensor(bus: bus, calibration: calibration, clock: clock)
         #expect(calibration.span == 1096)
@@ -26,6 +28,7 @@ struct AS5600BoltSensorTests {
         }
         #expect(abs(percent - 512.0 / 1096 * 100) < 1e-9)
         #expect(try sensor.magnitude() == 0x0ABC)
+        #expect(try sensor.angle() == 0x0801)
         try bus.verify()
     }
 

@@ -33,12 +33,13 @@ struct LockBench {
 
     init(initialPercent: Double = 0) throws {
         gpio = SimulatedGPIO(clock: clock)
-        chip = gpio.addChip(label: "sim", lineNames: ["IN1", "IN2", "RSW", "ESW", "DOOR"])
+        chip = gpio.addChip(label: "sim", lineNames: ["IN1", "IN2", "RSW", "ESW", "DOOR", "STALL"])
         mechanism = try SimulatedLockMechanism(
             chip: chip,
             configuration: .init(
                 bridge: .drv8833(in1: "IN1", in2: "IN2"), travelTime: Self.travel, retractedSwitch: "RSW",
-                extendedSwitch: "ESW", doorContact: "DOOR", initialPercent: initialPercent))
+                extendedSwitch: "ESW", doorContact: "DOOR", initialPercent: initialPercent,
+                stallSignal: "STALL"))
         let request = try chip.requestLines(
             HBridgeMotor.lineConfigs(for: .drv8833(), lines: [.name("IN1"), .name("IN2")]), consumer: "motor")
         motor = try HBridgeMotor(request: request, profile: .drv8833(), clock: clock)
@@ -130,6 +131,34 @@ struct LockMechanismSimulationTests {
         try bench.motor.run(.retract)
         bench.clock.advance(by: .seconds(1))
         #expect(events.all.last?.position == .retracted)
+    }
+
+    @Test("with a stall signal wired, a jam stops the motor through the stall input")
+    func jamWithStallInput() throws {
+        let clock = VirtualClock()
+        let chip = SimulatedGPIO(clock: clock).addChip(label: "sim", lineNames: ["IN1", "IN2", "STALL"])
+        let mechanism = try SimulatedLockMechanism(
+            chip: chip,
+            configuration: .init(
+                bridge: .drv8833(in1: "IN1", in2: "IN2"), travelTime: LockBench.travel, stallSignal: "STALL"))
+        let request = try chip.requestLines(
+            HBridgeMotor.lineConfigs(for: .drv8833(), lines: [.name("IN1"), .name("IN2")]), consumer: "motor")
+        let stall = try chip.requestLines(
+            [HBridgeMotor.stallLineConfig(.name("STALL"), activeLevel: .low, debounce: .milliseconds(2))],
+            consumer: "stall")
+        let motor = try HBridgeMotor(request: request, profile: .drv8833(), stallInput: stall, clock: clock)
+        let stops = Recorder<(MotorStopReason, MonotonicInstant)>()
+        motor.setStopHandler { reason, time in stops.append((reason, time)) }
+        mechanism.jam(at: 50)
+        try motor.run(.extend)
+        clock.advance(by: .seconds(2))
+        // The bolt hits the jam at 750 ms; the comparator's line is debounced for 2 ms.
+        #expect(stops.all.map(\.0) == [.stall])
+        #expect(near(stops.all.first?.1, .zero + .milliseconds(752)))
+        #expect(motor.activity == .stopped)
+        #expect(mechanism.loadMilliamps == 0)
+        #expect(chip.level(of: "STALL") == .high, "released once the motor stopped")
+        #expect(mechanism.percent == 50)
     }
 
     @Test("a misaligned strike slows the last part of the stroke and raises the current")

@@ -115,16 +115,23 @@ public final class SimulatedLockMechanism: Sendable {
         public var stallMilliamps: Int
         /// Where the bolt starts, in percent.
         public var initialPercent: Double
+        /// A stall or fault signal line (a current-sense comparator, the DRV8833's nFAULT), if
+        /// any: driven to ``stallSignalLevel`` while the motor draws the stall current,
+        /// released otherwise.
+        public var stallSignal: String?
+        /// The level the stall signal drives while stalled.
+        public var stallSignalLevel: PinLevel
 
         /// Creates a configuration; by default forward extends, a 1.5 s stroke, switches
         /// closing low within 2 % of their ends, 250 mA running, 1200 mA stalled, starting
-        /// retracted.
+        /// retracted, a stall signal (if wired) active low.
         public init(
             bridge: SimulatedBridgeWiring, forwardExtends: Bool = true,
             travelTime: Duration = .milliseconds(1500),
             retractedSwitch: String? = nil, extendedSwitch: String? = nil, switchClosedLevel: PinLevel = .low,
             switchZonePercent: Double = 2, doorContact: String? = nil, doorClosedLevel: PinLevel = .low,
-            runningMilliamps: Int = 250, stallMilliamps: Int = 1200, initialPercent: Double = 0
+            runningMilliamps: Int = 250, stallMilliamps: Int = 1200, initialPercent: Double = 0,
+            stallSignal: String? = nil, stallSignalLevel: PinLevel = .low
         ) {
             self.bridge = bridge
             self.forwardExtends = forwardExtends
@@ -138,6 +145,8 @@ public final class SimulatedLockMechanism: Sendable {
             self.runningMilliamps = runningMilliamps
             self.stallMilliamps = stallMilliamps
             self.initialPercent = initialPercent
+            self.stallSignal = stallSignal
+            self.stallSignalLevel = stallSignalLevel
         }
     }
 
@@ -160,6 +169,7 @@ public final class SimulatedLockMechanism: Sendable {
         var slowZone: (from: Double, factor: Double)?
         var manual: (target: Double, percentPerNanosecond: Double)?
         var load = 0
+        var stalled = false
         var timer: (any ScheduledWork)?
         var generation: UInt64 = 0
         var switches: (retracted: Bool, extended: Bool) = (false, false)
@@ -181,7 +191,10 @@ public final class SimulatedLockMechanism: Sendable {
     public init(chip: SimulatedGPIOChip, configuration: Configuration) throws(GPIOError) {
         var offsets: Set<UInt32> = []
         for line in configuration.bridge.lines { offsets.insert(try chip.resolve(.name(line))) }
-        for line in [configuration.retractedSwitch, configuration.extendedSwitch, configuration.doorContact] {
+        for line in [
+            configuration.retractedSwitch, configuration.extendedSwitch, configuration.doorContact,
+            configuration.stallSignal,
+        ] {
             if let line { _ = try chip.resolve(.name(line)) }
         }
         self.configuration = configuration
@@ -404,6 +417,12 @@ public final class SimulatedLockMechanism: Sendable {
                 load = configuration.runningMilliamps
             }
         }
+        let stalled = driving && direction == 0
+        var stallChange: Bool?
+        if stalled != state.stalled {
+            state.stalled = stalled
+            stallChange = stalled
+        }
         var loadChange: Int?
         if load != state.load {
             state.load = load
@@ -438,7 +457,7 @@ public final class SimulatedLockMechanism: Sendable {
             }
         }
         return Plan(
-            timer: timer, switches: switchChange, load: loadChange,
+            timer: timer, switches: switchChange, load: loadChange, stalled: stallChange,
             handler: loadChange != nil ? state.loadHandler : nil)
     }
 
@@ -447,6 +466,7 @@ public final class SimulatedLockMechanism: Sendable {
         var timer: (deadline: MonotonicInstant, generation: UInt64, boundary: Double)?
         var switches: (Bool, Bool)?
         var load: Int?
+        var stalled: Bool?
         var handler: (@Sendable (Int) -> Void)?
     }
 
@@ -458,6 +478,9 @@ public final class SimulatedLockMechanism: Sendable {
             state.withLock { state in
                 if state.generation == timer.generation { state.timer = work } else { work.cancel() }
             }
+        }
+        if let stalled = plan.stalled, let line = configuration.stallSignal {
+            chip.drive(line, to: stalled ? configuration.stallSignalLevel : nil)
         }
         if let load = plan.load { plan.handler?(load) }
         if let (retracted, extended) = plan.switches {

@@ -180,7 +180,8 @@ public final class HBridgeMotor: BoltMotor, Sendable {
     /// Moves the bolt in `direction`. Running already that way changes nothing (and does not
     /// extend the maximum run time). Running the other way, or having left the other direction
     /// less than the dead time ago, first rests in the safe state and drives the new direction
-    /// after the dead time, on the clock.
+    /// after the dead time, on the clock. An active stall input refuses the run (stopping the
+    /// motor if it was running) with `invalidState`.
     public func run(_ direction: BoltDirection) throws(DeviceError) {
         let motor =
             direction == .extend ? configuration.extendDirection : configuration.extendDirection.opposite
@@ -204,6 +205,11 @@ public final class HBridgeMotor: BoltMotor, Sendable {
                 throw failSafe(detail: "cannot read the stall input", underlying: error, notify: true)
             }
             if stalled {
+                if snapshot.bridge.isDriving {
+                    try writeOrFail(
+                        safeState, detail: "cannot stop the \(profile.name) on an active stall input")
+                }
+                settleStopped(leaving: snapshot.bridge, at: now)
                 throw DeviceError(
                     .invalidState, device: name,
                     detail:

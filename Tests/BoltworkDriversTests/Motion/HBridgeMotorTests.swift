@@ -235,6 +235,21 @@ struct HBridgeMotorTests {
             config.settings.activeLow && config.settings.bias == .pullUp && config.settings.edges == .both)
     }
 
+    @Test("a stall input found active by a new run stops the running motor before refusing")
+    func stallFoundOnRun() throws {
+        let request = scripted(2, ["00", "10", "00"])
+        let stall = ScriptedLineRequest(offsets: [5], [(.read([.inactive]), nil), (.read([.active]), nil)])
+        let motor = try HBridgeMotor(request: request, profile: .drv8833(), stallInput: stall, clock: clock)
+        try motor.run(.extend)
+        clock.advance(by: .milliseconds(300))
+        let error = #expect(throws: DeviceError.self) { try motor.run(.retract) }
+        #expect(error?.kind == .invalidState)
+        #expect(motor.activity == .stopped)
+        #expect(motor.bridgeState == .coast)
+        try request.verify()
+        try stall.verify()
+    }
+
     @Test("a failed write tries the safe state, reports a fault and throws")
     func writeFault() throws {
         let request = ScriptedLineRequest(

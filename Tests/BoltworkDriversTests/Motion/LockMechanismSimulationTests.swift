@@ -192,6 +192,11 @@ struct LockMechanismSimulationTests {
         #expect(bench.chip.history(of: "IN1").map(\.level) == [.low])
         #expect(bench.chip.history(of: "IN2").map(\.level) == [.low])
         #expect(bench.loads.all.isEmpty)
+        // Analytic motion: one timer per crossing (2 %, 98 %, 100 %) plus the two debounce
+        // timers, none per millisecond, and nothing while the bolt is still.
+        #expect(bench.clock.firedTimerCount == 5)
+        bench.clock.advance(by: .seconds(60))
+        #expect(bench.clock.firedTimerCount == 5)
         // Half way back.
         bench.mechanism.turnByHand(to: 50, over: .seconds(1))
         bench.clock.advance(by: .seconds(2))

@@ -154,7 +154,7 @@ struct AS5600BoltSensorTests {
         chip.setRawAngle(3900)
         bus.attach(chip, at: address)
         let sensor = try AS5600BoltSensor(bus: bus, calibration: calibration, clock: clock)
-        let events = Recorder<BoltPositionEvent>()
+        let events = MotionRecorder<BoltPositionEvent>()
         sensor.setChangeHandler { events.append($0) }
         sensor.startSampling(every: .milliseconds(50))
         clock.advance(by: .milliseconds(120))

@@ -4,12 +4,12 @@ import BoltworkSimulation
 import Testing
 
 /// Pin values from a datasheet row written as `"10"`: 1 = high (active), 0 = low.
-func pins(_ row: String) -> [LineValue] {
+func bridgePins(_ row: String) -> [LineValue] {
     row.map { LineValue($0 == "1") }
 }
 
 /// Records stop-handler calls.
-final class StopLog: Sendable {
+final class MotorStopLog: Sendable {
     let entries = Protected([(MotorStopReason, MonotonicInstant)]())
     var reasons: [MotorStopReason] { entries.withLock { $0.map(\.0) } }
     var times: [MonotonicInstant] { entries.withLock { $0.map(\.1) } }
@@ -18,7 +18,7 @@ final class StopLog: Sendable {
     }
 }
 
-func ms(_ value: Int64) -> MonotonicInstant { MonotonicInstant(nanoseconds: value * 1_000_000) }
+func motionMs(_ value: Int64) -> MonotonicInstant { MonotonicInstant(nanoseconds: value * 1_000_000) }
 
 /// One datasheet row set per profile: the pins of every state, written literally from the
 /// datasheets (not from the driver's table).
@@ -62,7 +62,7 @@ struct HBridgeMotorTests {
     func scripted(_ count: Int, _ rows: [String]) -> ScriptedLineRequest {
         let all = Array(0..<count)
         return ScriptedLineRequest(
-            offsets: all.map(UInt32.init), rows.map { (.write(pins($0), at: all), nil) })
+            offsets: all.map(UInt32.init), rows.map { (.write(bridgePins($0), at: all), nil) })
     }
 
     @Test("every state of every profile drives the datasheet's pin levels", arguments: ProfileRows.all)
@@ -108,17 +108,18 @@ struct HBridgeMotorTests {
             (.standby, rows.standby),
         ]
         for (state, row) in expected {
-            #expect(profile.levels(for: state)?.map { LineValue($0 == .high) } == row.map(pins), "\(state)")
+            #expect(
+                profile.levels(for: state)?.map { LineValue($0 == .high) } == row.map(bridgePins), "\(state)")
         }
         #expect(profile.safeState == rows.defaultSafe)
         let lines = (0..<profile.pins.count).map { GPIOLineID.offset(UInt32($0)) }
         let configs = try HBridgeMotor.lineConfigs(for: profile, lines: lines)
         let safeRow = rows.defaultSafe == .brake ? rows.brake : rows.coast
-        #expect(configs.map(\.settings.direction) == pins(safeRow).map { .output(initial: $0) })
+        #expect(configs.map(\.settings.direction) == bridgePins(safeRow).map { .output(initial: $0) })
         #expect(configs.map(\.line) == lines)
         #expect(configs.allSatisfy { !$0.settings.activeLow })
         let coast = try HBridgeMotor.lineConfigs(for: profile, lines: lines, safeState: .coast)
-        #expect(coast.map(\.settings.direction) == pins(rows.coast).map { .output(initial: $0) })
+        #expect(coast.map(\.settings.direction) == bridgePins(rows.coast).map { .output(initial: $0) })
         #expect(throws: DeviceError.self) {
             try HBridgeMotor.lineConfigs(for: profile, lines: lines, safeState: .forward)
         }
@@ -135,10 +136,10 @@ struct HBridgeMotorTests {
         clock.advance(by: .milliseconds(100))
         try motor.run(.retract)
         #expect(motor.bridgeState == .coast)
-        #expect(motor.activity == .running(.retract, since: ms(100)))
+        #expect(motor.activity == .running(.retract, since: motionMs(100)))
         clock.advance(by: .milliseconds(19))
         try request.verify()  // still coasting: no reverse write yet
-        request.expect(.write(pins("01"), at: [0, 1]))
+        request.expect(.write(bridgePins("01"), at: [0, 1]))
         clock.advance(by: .milliseconds(1))
         try request.verify()
         #expect(motor.bridgeState == .reverse)
@@ -160,12 +161,12 @@ struct HBridgeMotorTests {
         try motor.run(.retract)
         clock.advance(by: .milliseconds(19))
         try request.verify()
-        request.expect(.write(pins("011"), at: [0, 1, 2]))
+        request.expect(.write(bridgePins("011"), at: [0, 1, 2]))
         clock.advance(by: .milliseconds(1))
         try request.verify()
         // The same direction again after a stop needs no dead time.
-        request.expect(.write(pins("001"), at: [0, 1, 2]))
-        request.expect(.write(pins("011"), at: [0, 1, 2]))
+        request.expect(.write(bridgePins("001"), at: [0, 1, 2]))
+        request.expect(.write(bridgePins("011"), at: [0, 1, 2]))
         try motor.stop()
         try motor.run(.retract)
         try request.verify()
@@ -187,7 +188,7 @@ struct HBridgeMotorTests {
         let motor = try HBridgeMotor(
             request: request, profile: .tb6612fng, configuration: .init(maximumRunTime: .seconds(8)),
             clock: clock)
-        let log = StopLog()
+        let log = MotorStopLog()
         log.install(on: motor)
         try motor.run(.extend)
         clock.advance(by: .seconds(4))
@@ -195,15 +196,15 @@ struct HBridgeMotorTests {
         clock.advance(by: .milliseconds(3999))
         #expect(log.reasons.isEmpty)
         try request.verify()
-        request.expect(.write(pins("0011"), at: [0, 1, 2, 3]))
+        request.expect(.write(bridgePins("0011"), at: [0, 1, 2, 3]))
         clock.advance(by: .milliseconds(1))
         try request.verify()
         #expect(log.reasons == [.maximumRunTime])
-        #expect(log.times == [ms(8000)])
+        #expect(log.times == [motionMs(8000)])
         #expect(motor.activity == .stopped)
         // A stop by the caller does not call the handler, and leaves no timer behind.
-        request.expect(.write(pins("1011"), at: [0, 1, 2, 3]))
-        request.expect(.write(pins("0011"), at: [0, 1, 2, 3]))
+        request.expect(.write(bridgePins("1011"), at: [0, 1, 2, 3]))
+        request.expect(.write(bridgePins("0011"), at: [0, 1, 2, 3]))
         try motor.run(.extend)
         try motor.stop()
         clock.advance(by: .seconds(20))
@@ -216,13 +217,13 @@ struct HBridgeMotorTests {
         let request = scripted(2, ["00", "10", "00"])
         let stall = ScriptedLineRequest(offsets: [5], [(.read([.inactive]), nil)])
         let motor = try HBridgeMotor(request: request, profile: .drv8833(), stallInput: stall, clock: clock)
-        let log = StopLog()
+        let log = MotorStopLog()
         log.install(on: motor)
         try motor.run(.extend)
         clock.advance(by: .milliseconds(700))
-        stall.emit(EdgeEvent(kind: .rising, index: 0, offset: 5, timestamp: ms(700), sequence: 1))
+        stall.emit(EdgeEvent(kind: .rising, index: 0, offset: 5, timestamp: motionMs(700), sequence: 1))
         #expect(log.reasons == [.stall])
-        #expect(log.times == [ms(700)])
+        #expect(log.times == [motionMs(700)])
         #expect(motor.activity == .stopped)
         // Still active: the motor will not start.
         stall.expect(.read([.active]))
@@ -255,12 +256,12 @@ struct HBridgeMotorTests {
         let request = ScriptedLineRequest(
             offsets: [0, 1],
             [
-                (.write(pins("00"), at: [0, 1]), nil),
-                (.write(pins("10"), at: [0, 1]), GPIOError(.io, errno: 5, detail: "EIO")),
-                (.write(pins("00"), at: [0, 1]), nil),
+                (.write(bridgePins("00"), at: [0, 1]), nil),
+                (.write(bridgePins("10"), at: [0, 1]), GPIOError(.io, errno: 5, detail: "EIO")),
+                (.write(bridgePins("00"), at: [0, 1]), nil),
             ])
         let motor = try HBridgeMotor(request: request, profile: .drv8833(), clock: clock)
-        let log = StopLog()
+        let log = MotorStopLog()
         log.install(on: motor)
         let error = #expect(throws: DeviceError.self) { try motor.run(.extend) }
         #expect(error?.kind == .hardware)

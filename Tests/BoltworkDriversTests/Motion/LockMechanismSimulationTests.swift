@@ -4,7 +4,7 @@ import BoltworkSimulation
 import Testing
 
 /// Collects values handed to callbacks.
-final class Recorder<Value: Sendable>: Sendable {
+final class MotionRecorder<Value: Sendable>: Sendable {
     let values = Protected([Value]())
     func append(_ value: Value) { values.withLock { $0.append(value) } }
     var all: [Value] { values.withLock { $0 } }
@@ -12,7 +12,7 @@ final class Recorder<Value: Sendable>: Sendable {
 
 /// Whether two instants are within a microsecond (crossing times are computed in floating
 /// point and rounded to the nanosecond).
-func near(_ a: MonotonicInstant?, _ b: MonotonicInstant) -> Bool {
+func nearInstant(_ a: MonotonicInstant?, _ b: MonotonicInstant) -> Bool {
     guard let a else { return false }
     return abs(a.nanoseconds - b.nanoseconds) <= 1000
 }
@@ -28,8 +28,8 @@ struct LockBench {
     let chip: SimulatedGPIOChip
     let mechanism: SimulatedLockMechanism
     let motor: HBridgeMotor
-    let loads = Recorder<Int>()
-    let stops = Recorder<MotorStopReason>()
+    let loads = MotionRecorder<Int>()
+    let stops = MotionRecorder<MotorStopReason>()
 
     init(initialPercent: Double = 0) throws {
         gpio = SimulatedGPIO(clock: clock)
@@ -58,8 +58,8 @@ struct LockBench {
     }
 
     /// Records position events; stops the motor at either end, as the lock logic would.
-    func watch(_ sensor: some BoltPositionSensor) -> Recorder<BoltPositionEvent> {
-        let events = Recorder<BoltPositionEvent>()
+    func watch(_ sensor: some BoltPositionSensor) -> MotionRecorder<BoltPositionEvent> {
+        let events = MotionRecorder<BoltPositionEvent>()
         let motor = self.motor
         sensor.setChangeHandler { event in
             events.append(event)
@@ -89,8 +89,8 @@ struct LockMechanismSimulationTests {
         let extend = events.all
         #expect(extend.map(\.position) == [.between(percent: nil), .extended])
         // The retracted switch opens at 2 % of the stroke, the extended one closes at 98 %.
-        #expect(near(extend.first?.timestamp, LockBench.seen(atPercent: 2)))
-        #expect(near(extend.last?.timestamp, LockBench.seen(atPercent: 98)))
+        #expect(nearInstant(extend.first?.timestamp, LockBench.seen(atPercent: 2)))
+        #expect(nearInstant(extend.last?.timestamp, LockBench.seen(atPercent: 98)))
         #expect(bench.motor.activity == .stopped)
         #expect(bench.mechanism.bridgeState == .coast)
         // The motor was stopped 5 ms (debounce) after the switch closed.
@@ -103,8 +103,9 @@ struct LockMechanismSimulationTests {
         let retract = Array(events.all.dropFirst(2))
         #expect(retract.map(\.position) == [.between(percent: nil), .retracted])
         let from = 98 + 100 * 5.0 / 1500
-        #expect(near(retract.first?.timestamp, LockBench.seen(atPercent: from - 98, startingAt: start)))
-        #expect(near(retract.last?.timestamp, LockBench.seen(atPercent: from - 2, startingAt: start)))
+        #expect(
+            nearInstant(retract.first?.timestamp, LockBench.seen(atPercent: from - 98, startingAt: start)))
+        #expect(nearInstant(retract.last?.timestamp, LockBench.seen(atPercent: from - 2, startingAt: start)))
         #expect(try sensor.position() == .retracted)
         #expect(bench.loads.all == [250, 0, 250, 0])
         #expect(bench.stops.all.isEmpty)
@@ -147,14 +148,14 @@ struct LockMechanismSimulationTests {
             [HBridgeMotor.stallLineConfig(.name("STALL"), activeLevel: .low, debounce: .milliseconds(2))],
             consumer: "stall")
         let motor = try HBridgeMotor(request: request, profile: .drv8833(), stallInput: stall, clock: clock)
-        let stops = Recorder<(MotorStopReason, MonotonicInstant)>()
+        let stops = MotionRecorder<(MotorStopReason, MonotonicInstant)>()
         motor.setStopHandler { reason, time in stops.append((reason, time)) }
         mechanism.jam(at: 50)
         try motor.run(.extend)
         clock.advance(by: .seconds(2))
         // The bolt hits the jam at 750 ms; the comparator's line is debounced for 2 ms.
         #expect(stops.all.map(\.0) == [.stall])
-        #expect(near(stops.all.first?.1, .zero + .milliseconds(752)))
+        #expect(nearInstant(stops.all.first?.1, .zero + .milliseconds(752)))
         #expect(motor.activity == .stopped)
         #expect(mechanism.loadMilliamps == 0)
         #expect(chip.level(of: "STALL") == .high, "released once the motor stopped")
@@ -172,7 +173,7 @@ struct LockMechanismSimulationTests {
         // 0-80 % at full speed (1200 ms), 80-98 % three times slower (810 ms).
         let expected = MonotonicInstant.zero + .milliseconds(1200 + 810) + LockBench.debounce
         #expect(events.all.map(\.position) == [.between(percent: nil), .extended])
-        #expect(near(events.all.last?.timestamp, expected))
+        #expect(nearInstant(events.all.last?.timestamp, expected))
         #expect(bench.loads.all == [250, 750, 0])
     }
 
@@ -180,13 +181,13 @@ struct LockMechanismSimulationTests {
     func manualTurn() throws {
         let bench = try LockBench()
         let sensor = try bench.endSwitches()
-        let events = Recorder<BoltPositionEvent>()
+        let events = MotionRecorder<BoltPositionEvent>()
         sensor.setChangeHandler { events.append($0) }
         bench.mechanism.turnByHand(to: 100, over: .seconds(2))
         bench.clock.advance(by: .seconds(3))
         #expect(events.all.map(\.position) == [.between(percent: nil), .extended])
-        #expect(near(events.all.first?.timestamp, .zero + .milliseconds(40) + LockBench.debounce))
-        #expect(near(events.all.last?.timestamp, .zero + .milliseconds(1960) + LockBench.debounce))
+        #expect(nearInstant(events.all.first?.timestamp, .zero + .milliseconds(40) + LockBench.debounce))
+        #expect(nearInstant(events.all.last?.timestamp, .zero + .milliseconds(1960) + LockBench.debounce))
         #expect(bench.mechanism.percent == 100)
         #expect(bench.motor.activity == .stopped)
         #expect(bench.chip.history(of: "IN1").map(\.level) == [.low])
@@ -246,7 +247,7 @@ struct LockMechanismSimulationTests {
         let bench = try LockBench(initialPercent: 50)
         let sensor = try bench.endSwitches()
         #expect(try sensor.position() == .between(percent: nil))
-        let events = Recorder<BoltPositionEvent>()
+        let events = MotionRecorder<BoltPositionEvent>()
         sensor.setChangeHandler { events.append($0) }
         bench.chip.drive("RSW", to: .low)
         bench.chip.drive("ESW", to: .low)
@@ -276,7 +277,7 @@ struct LockMechanismSimulationTests {
             [DoorContact.lineConfig(.name("DOOR"), debounce: .milliseconds(20))], consumer: "door")
         let door = try DoorContact(request: request)
         #expect(try door.state() == .closed)
-        let events = Recorder<(DoorState, MonotonicInstant)>()
+        let events = MotionRecorder<(DoorState, MonotonicInstant)>()
         door.setChangeHandler { state, time in events.append((state, time)) }
         bench.clock.advance(by: .seconds(1))
         bench.mechanism.openDoor()

@@ -15,10 +15,14 @@ let package = Package(
         .library(name: "BoltworkLinux", targets: ["BoltworkLinux"]),
         .library(name: "BoltworkSimulation", targets: ["BoltworkSimulation"]),
         .library(name: "BoltworkDrivers", targets: ["BoltworkDrivers"]),
+        .library(name: "BoltworkLock", targets: ["BoltworkLock"]),
+        .library(name: "BoltworkStore", targets: ["BoltworkStore"]),
         .executable(name: "boltwork-probe", targets: ["boltwork-probe"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // MARK: Hardware-abstraction layer: small I/O-only protocols, time, errors.
@@ -37,6 +41,20 @@ let package = Package(
         // MARK: Device drivers: keypad, motor, bolt and door sensors, fuel gauges. They depend on
         // the protocols only, so they run unchanged on Linux and on the simulated backend.
         .target(name: "BoltworkDrivers", dependencies: ["BoltworkHAL"]),
+
+        // MARK: Lock logic: the bolt state machine, users and credentials, lockout, modes,
+        // schedules, battery policy. Depends on device-level protocols only, never a backend.
+        .target(
+            name: "BoltworkLock",
+            dependencies: [
+                "BoltworkHAL", "BoltworkDrivers",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]),
+        // The durable store: SQLite through GRDB (WAL, synchronous=FULL), audit hash chain.
+        .target(
+            name: "BoltworkStore",
+            dependencies: ["BoltworkLock", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // MARK: Executables.
         // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
@@ -58,5 +76,9 @@ let package = Package(
         .testTarget(name: "BoltworkLinuxTests", dependencies: ["BoltworkLinux", "BoltworkSimulation"]),
         .testTarget(name: "BoltworkSimulationTests", dependencies: ["BoltworkSimulation"]),
         .testTarget(name: "BoltworkDriversTests", dependencies: ["BoltworkDrivers", "BoltworkSimulation"]),
+        .testTarget(
+            name: "BoltworkLockTests",
+            dependencies: ["BoltworkLock", "BoltworkDrivers", "BoltworkSimulation"]),
+        .testTarget(name: "BoltworkStoreTests", dependencies: ["BoltworkStore", "BoltworkLock"]),
     ]
 )

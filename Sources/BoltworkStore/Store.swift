@@ -1,0 +1,2 @@
+import BoltworkLock
+import GRDB

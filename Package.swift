@@ -17,12 +17,14 @@ let package = Package(
         .library(name: "BoltworkDrivers", targets: ["BoltworkDrivers"]),
         .library(name: "BoltworkLock", targets: ["BoltworkLock"]),
         .library(name: "BoltworkStore", targets: ["BoltworkStore"]),
+        .library(name: "BoltworkBoard", targets: ["BoltworkBoard"]),
         .executable(name: "boltwork-probe", targets: ["boltwork-probe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // MARK: Hardware-abstraction layer: small I/O-only protocols, time, errors.
@@ -56,12 +58,15 @@ let package = Package(
             name: "BoltworkStore",
             dependencies: ["BoltworkLock", .product(name: "GRDB", package: "GRDB.swift")]),
 
+        // Board files: YAML pin maps, validated at load.
+        .target(name: "BoltworkBoard", dependencies: ["BoltworkHAL", "Yams"]),
+
         // MARK: Executables.
         // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
         .executableTarget(
             name: "boltwork-probe",
             dependencies: [
-                "BoltworkHAL", "BoltworkLinux", "BoltworkSimulation",
+                "BoltworkHAL", "BoltworkLinux", "BoltworkSimulation", "BoltworkBoard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -80,5 +85,6 @@ let package = Package(
             name: "BoltworkLockTests",
             dependencies: ["BoltworkLock", "BoltworkDrivers", "BoltworkSimulation"]),
         .testTarget(name: "BoltworkStoreTests", dependencies: ["BoltworkStore", "BoltworkLock"]),
+        .testTarget(name: "BoltworkBoardTests", dependencies: ["BoltworkBoard"]),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BoltworkBoard
 import BoltworkHAL
 import BoltworkLinux
 import BoltworkSimulation
@@ -11,7 +12,7 @@ struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boltwork-probe",
         abstract: "Inspect GPIO chips, lines and I2C devices, on a board or on the simulated board.",
-        subcommands: [Chips.self, Lines.self, Watch.self, I2CScan.self, Simulate.self],
+        subcommands: [Chips.self, Lines.self, Watch.self, I2CScan.self, Board.self, Simulate.self],
         defaultSubcommand: Chips.self)
 }
 
@@ -130,6 +131,31 @@ extension Probe {
         func run() throws {
             let opened = try LinuxI2CBus(bus: bus)
             print(try scan(opened))
+        }
+    }
+
+    struct Board: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a board file: print what it wires, or every problem with its line and fix.")
+
+        @Argument(help: "The board file (YAML), e.g. Boards/raspberry-pi-4b.yaml.")
+        var file: String
+
+        func run() throws {
+            let board = try BoardFile.load(path: file)
+            print("\(file): \(board.name), default \(board.defaultChip)")
+            print(
+                "  keypad \(board.keypad.rows.count)x\(board.keypad.columns.count): rows \(board.keypad.rows), columns \(board.keypad.columns)"
+            )
+            print("  motor \(board.motor.driver.rawValue): in1 \(board.motor.in1), in2 \(board.motor.in2)")
+            print("  bolt: \(board.bolt)")
+            if let door = board.door { print("  door \(door.line), closed \(door.closedLevel)") }
+            if let gauge = board.gauge {
+                print(
+                    "  gauge \(gauge.kind.rawValue) bus \(gauge.bus.map(String.init) ?? "-") address \(gauge.address?.description ?? "-")"
+                )
+            }
+            print("valid")
         }
     }
 

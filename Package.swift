@@ -59,7 +59,9 @@ let package = Package(
             dependencies: ["BoltworkLock", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // Board files: YAML pin maps, validated at load.
-        .target(name: "BoltworkBoard", dependencies: ["BoltworkHAL", "Yams"]),
+        .target(
+            name: "BoltworkBoard",
+            dependencies: ["BoltworkHAL", "BoltworkDrivers", "BoltworkSimulation", "Yams"]),
 
         // MARK: Executables.
         // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
@@ -85,6 +87,8 @@ let package = Package(
             name: "BoltworkLockTests",
             dependencies: ["BoltworkLock", "BoltworkDrivers", "BoltworkSimulation"]),
         .testTarget(name: "BoltworkStoreTests", dependencies: ["BoltworkStore", "BoltworkLock"]),
-        .testTarget(name: "BoltworkBoardTests", dependencies: ["BoltworkBoard"]),
+        .testTarget(
+            name: "BoltworkBoardTests",
+            dependencies: ["BoltworkBoard", "BoltworkDrivers", "BoltworkSimulation"]),
     ]
 )

@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "BoltworkLock", targets: ["BoltworkLock"]),
         .library(name: "BoltworkStore", targets: ["BoltworkStore"]),
         .library(name: "BoltworkBoard", targets: ["BoltworkBoard"]),
+        .library(name: "BoltworkControl", targets: ["BoltworkControl"]),
         .executable(name: "boltwork-probe", targets: ["boltwork-probe"]),
     ],
     dependencies: [
@@ -63,6 +64,10 @@ let package = Package(
             name: "BoltworkBoard",
             dependencies: ["BoltworkHAL", "BoltworkDrivers", "BoltworkSimulation", "Yams"]),
 
+        // The daemon's control protocol (JSON lines over a Unix socket) and systemd notifications,
+        // shared by boltd and its clients.
+        .target(name: "BoltworkControl"),
+
         // MARK: Executables.
         // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
         .executableTarget(
@@ -87,6 +92,7 @@ let package = Package(
             name: "BoltworkLockTests",
             dependencies: ["BoltworkLock", "BoltworkDrivers", "BoltworkSimulation"]),
         .testTarget(name: "BoltworkStoreTests", dependencies: ["BoltworkStore", "BoltworkLock"]),
+        .testTarget(name: "BoltworkControlTests", dependencies: ["BoltworkControl"]),
         .testTarget(
             name: "BoltworkBoardTests",
             dependencies: ["BoltworkBoard", "BoltworkDrivers", "BoltworkSimulation"]),

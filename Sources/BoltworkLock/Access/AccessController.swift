@@ -42,7 +42,9 @@ import Synchronization
 /// Clock trust: the wall clock may be wrong (no RTC, no network yet). While the injected
 /// `clockIsSynchronized` says so, users whose codes depend on the time (schedules or an
 /// expiring kind) are refused with ``AuditAction/outsideSchedule`` and a detail that says why;
-/// unrestricted users are not affected. Timed lockouts still run on the unsynchronised clock.
+/// unrestricted users are not affected. Timed lockouts still run on the unsynchronised clock;
+/// if it steps back, a running lockout is shortened to its own length (never stretched), and
+/// if it steps forward, the lockout ends early but the wrong-code count and its doubling stay.
 public final class AccessController: Sendable {
     /// The settings key holding the operating mode.
     public static let modeSettingKey = "access.mode"
@@ -113,11 +115,20 @@ public final class AccessController: Sendable {
                 "the keypad is disabled after \(configuration.keypadDisableThreshold) wrong codes in a row; "
                     + "an admin must reset the lockout", source: source, at: now)
         }
-        if let until = lockout.lockedUntil, until > now {
+        if var until = lockout.lockedUntil, until > now {
+            // A lockout is never longer than its own duration: if the wall clock stepped back (an
+            // RTC-less board setting its time), the end is pulled in and stored with the refusal.
+            var corrected: LockoutState?
+            let longest = configuration.lockoutDuration(number: max(lockout.lockoutCount, 1))
+            if until.timeIntervalSince(now) > Self.seconds(longest) {
+                until = now.addingTimeInterval(Self.seconds(longest))
+                corrected = lockout
+                corrected?.lockedUntil = until
+            }
             let remaining = Self.roundedUp(until.timeIntervalSince(now))
             return try refuse(
                 .lockedOut, "too many wrong codes: locked out for another \(Self.describe(remaining))",
-                source: source, at: now, retryAfter: remaining)
+                source: source, at: now, retryAfter: remaining, lockout: corrected)
         }
 
         var valid = true
@@ -238,11 +249,13 @@ public final class AccessController: Sendable {
 
     private func refuse(
         _ reason: AuditAction, _ detail: String, user: User? = nil, source: OperationSource, at now: Date,
-        retryAfter: Duration? = nil
+        retryAfter: Duration? = nil, lockout: LockoutState? = nil
     ) throws(AccessError) -> AccessDecision {
         let event = AuditEvent(
             time: now, action: reason, source: source, userID: user?.id, userName: user?.name, detail: detail)
-        try Self.storeCall { () throws(StoreError) in try store.commit(StoreChange(events: [event])) }
+        try Self.storeCall { () throws(StoreError) in
+            try store.commit(StoreChange(events: [event], lockout: lockout))
+        }
         return .refused(AccessRefusal(reason: reason, user: user, detail: detail, retryAfter: retryAfter))
     }
 

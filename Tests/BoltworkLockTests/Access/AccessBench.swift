@@ -81,3 +81,28 @@ final class ClockTrust: Sendable {
 
     func set(_ synchronized: Bool) { flag.store(synchronized, ordering: .relaxed) }
 }
+
+/// A store that passes everything to a memory store, except that commits fail while
+/// `failing` is set (a full disk, a read-only file system).
+final class FailingStore: LockStore, Sendable {
+    let inner: MemoryLockStore
+    private let failing = Atomic<Bool>(false)
+
+    init(_ inner: MemoryLockStore) { self.inner = inner }
+
+    func fail(_ on: Bool) { failing.store(on, ordering: .relaxed) }
+
+    func users() throws(StoreError) -> [User] { try inner.users() }
+    func lockout() throws(StoreError) -> LockoutState { try inner.lockout() }
+    func setting(_ key: String) throws(StoreError) -> String? { try inner.setting(key) }
+    func installSecret() throws(StoreError) -> [UInt8] { try inner.installSecret() }
+    func commit(_ change: StoreChange) throws(StoreError) -> (users: [User], records: [AuditRecord]) {
+        if failing.load(ordering: .relaxed) { throw StoreError(.writeFailed, "disk full") }
+        return try inner.commit(change)
+    }
+    func auditRecords(_ query: AuditQuery) throws(StoreError) -> [AuditRecord] {
+        try inner.auditRecords(query)
+    }
+    func verifyAudit() throws(StoreError) -> AuditVerification { try inner.verifyAudit() }
+    func pruneAudit(before date: Date) throws(StoreError) -> Int { try inner.pruneAudit(before: date) }
+}

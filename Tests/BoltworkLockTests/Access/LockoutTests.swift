@@ -144,6 +144,49 @@ struct LockoutTests {
         #expect(try bench.store.lockout().consecutiveFailures == 4)
     }
 
+    @Test("a wall clock that steps back cannot stretch a lockout beyond its length")
+    func clockStepsBack() throws {
+        let bench = try AccessBench()
+        try bench.withAdmin()
+        try wrong(5, bench.access)
+        // Restart with the wall clock a day behind (an RTC-less board before NTP).
+        let behind = LinkedWallClock(clock: bench.clock, epoch: bench.wall.now - 86_400)
+        let access = try AccessController(
+            store: bench.store, wallClock: behind, configuration: bench.configuration)
+        let refused = try access.authorize(PINEntry(AccessBench.adminPIN))
+        #expect(refused.refusal?.reason == .lockedOut)
+        #expect(refused.refusal?.retryAfter == .seconds(30))
+        #expect(try bench.store.lockout().lockedUntil == behind.now + 30)
+        bench.clock.advance(by: .seconds(30))
+        #expect(try access.authorize(PINEntry(AccessBench.adminPIN)).isGranted)
+    }
+
+    @Test("when the store cannot commit, nothing is granted and the count is not lost")
+    func storeFailure() throws {
+        let memory = MemoryLockStore()
+        let store = FailingStore(memory)
+        let clock = AccessBench.testing()
+        let bench = try AccessBench(store: memory)
+        let access = try AccessController(store: store, wallClock: bench.wall, configuration: clock)
+        try bench.withAdmin()
+        try wrong(2, access)
+        let before = try memory.auditRecords(AuditQuery()).count
+        store.fail(true)
+        for digits in [AccessBench.adminPIN, "900000"] {
+            do {
+                let decision = try access.authorize(PINEntry(digits))
+                Issue.record("decided without committing: \(decision)")
+            } catch {
+                #expect(error.kind == .store(.writeFailed))
+            }
+        }
+        #expect(try memory.auditRecords(AuditQuery()).count == before)
+        #expect(try memory.lockout().consecutiveFailures == 2)
+        #expect(try memory.users().first?.useCount == 0)
+        store.fail(false)
+        #expect(try access.authorize(PINEntry(AccessBench.adminPIN)).isGranted)
+    }
+
     @Test("lockout durations follow the configuration")
     func durations() {
         let configuration = AccessConfiguration(firstLockout: .seconds(30), lockoutCap: .seconds(100))

@@ -100,6 +100,19 @@ public final class SQLiteLockStore: LockStore, Sendable {
                 throw StoreError(
                     .unavailable, "\(path) is not a regular file; move it aside or choose another path")
             }
+            guard access(path, R_OK | W_OK) == 0 else {
+                throw StoreError(
+                    .unavailable,
+                    "\(path) cannot be read and written by this user; give the daemon's user the file "
+                        + "(chown) and mode 0600")
+            }
+            let directoryPath = directory.isEmpty ? "." : directory
+            guard access(directoryPath, W_OK | X_OK) == 0 else {
+                throw StoreError(
+                    .unavailable,
+                    "the state directory \(directoryPath) is not writable by this user (SQLite keeps its "
+                        + "write-ahead log beside the database); give the daemon's user the directory")
+            }
             return
         }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)

@@ -192,6 +192,18 @@ struct SQLiteLockStoreTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
     }
 
+    @Test("a directory where the database should be is refused, not replaced")
+    func directoryAtPath() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let path = scratch.path("lock.sqlite")
+        try FileManager.default.createDirectory(atPath: path + "/keep", withIntermediateDirectories: true)
+        let error = storeErrorKind { _ = try SQLiteLockStore(path: path) }
+        #expect(error?.kind == .unavailable)
+        #expect(error?.detail.contains("not a regular file") == true)
+        #expect(FileManager.default.fileExists(atPath: path + "/keep"))
+    }
+
     @Test("an empty file (a first start cut short) is initialised")
     func emptyFile() throws {
         let scratch = try ScratchDirectory()

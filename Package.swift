@@ -94,6 +94,11 @@ let package = Package(
         .testTarget(name: "BoltworkStoreTests", dependencies: ["BoltworkStore", "BoltworkLock"]),
         .testTarget(name: "BoltworkControlTests", dependencies: ["BoltworkControl"]),
         .testTarget(
+            name: "BoltworkScenarioTests",
+            dependencies: [
+                "BoltworkLock", "BoltworkBoard", "BoltworkDrivers", "BoltworkSimulation", "BoltworkStore",
+            ]),
+        .testTarget(
             name: "BoltworkBoardTests",
             dependencies: ["BoltworkBoard", "BoltworkDrivers", "BoltworkSimulation"]),
     ]

@@ -146,7 +146,8 @@ struct BoltControllerTests {
         let extendStops = bench.falls(of: "IN1")
         let retractStarts = bench.rises(of: "IN2")
         let retractStops = bench.falls(of: "IN2")
-        #expect(extendStarts.count == attempts && retractStarts.count == attempts)
+        try #require(extendStarts.count == attempts && extendStops.count == attempts)
+        try #require(retractStarts.count == attempts && retractStops.count == attempts)
         for attempt in 0..<attempts {
             // Each attempt is stopped by the move timeout, rests for the settle time, then retracts
             // until the retracted switch closes.
@@ -339,6 +340,27 @@ struct BoltControllerTests {
                 .superseded(direction: .extend, source: .keypad), .locked(source: .remote),
             ])
         #expect(bench.rises(of: "IN1").count == 1)
+        bench.expectMotorSafe()
+    }
+
+    @Test("contradicting end switches make the state unknown, report a sensor fault and refuse moves")
+    func sensorFault() throws {
+        let bench = try BoltBench()
+        // A short puts the extended switch's line low while the retracted switch is closed.
+        bench.chip.drive("ESW", to: .low)
+        bench.clock.advance(by: .milliseconds(100))
+        #expect(bench.controller.state == .unknown)
+        guard case .sensorFault = bench.recorder.events.first else {
+            Issue.record("expected a sensor fault, got \(bench.recorder.events)")
+            return
+        }
+        bench.controller.lock(source: .keypad)
+        bench.clock.advance(by: .seconds(3))
+        guard case .refused(.sensorFault, .extend, .keypad) = bench.recorder.events.last else {
+            Issue.record("expected a refusal, got \(bench.recorder.events)")
+            return
+        }
+        #expect(bench.rises(of: "IN1").isEmpty)
         bench.expectMotorSafe()
     }
 

@@ -364,6 +364,35 @@ struct BoltControllerTests {
         bench.expectMotorSafe()
     }
 
+    @Test("the move timeout can come from a calibrated throw time; bad settings are refused")
+    func configuration() throws {
+        #expect(BoltController.Configuration.timeout(calibratedThrow: .milliseconds(1500)) == .seconds(3))
+        #expect(
+            BoltController.Configuration.timeout(calibratedThrow: .seconds(1), margin: 1.5)
+                == .milliseconds(1500))
+        let bench = try BoltBench()
+        let error = #expect(throws: DeviceError.self) {
+            try BoltController(
+                motor: bench.drivers.motor, sensor: bench.drivers.sensor, clock: bench.clock,
+                configuration: .init(lockRetries: -1))
+        }
+        #expect(error?.kind == .configuration)
+        // A timeout shorter than the stroke turns every lock into a jam.
+        let tight = try BoltBench(
+            configuration: .init(
+                moveTimeout: BoltController.Configuration.timeout(
+                    calibratedThrow: .milliseconds(500), margin: 1),
+                lockRetries: 0))
+        tight.controller.lock(source: .keypad)
+        tight.clock.advance(by: .seconds(10))
+        #expect(tight.falls(of: "IN1") == [seconds(0.5)])
+        guard case .jammed(.extend, _, .retracted, 1, .timeout, .keypad) = tight.recorder.events.last else {
+            Issue.record("expected a jam, got \(tight.recorder.events)")
+            return
+        }
+        tight.expectMotorSafe()
+    }
+
     // MARK: Move check
 
     @Test("the injected move check vetoes a move before the motor starts")

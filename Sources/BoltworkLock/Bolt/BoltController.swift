@@ -74,7 +74,7 @@ public final class BoltController: Sendable {
     /// The function asked before every motor start; a non-nil reason refuses the move.
     public typealias MoveCheck = @Sendable (BoltDirection, OperationSource) -> String?
 
-    /// The configuration (the auto-relock delay may be changed later).
+    /// The configuration as created (``setAutoRelockDelay(_:)`` changes the delay in force).
     public let configuration: Configuration
 
     private let motor: any BoltMotor
@@ -251,7 +251,9 @@ public final class BoltController: Sendable {
                 move.timer?.cancel()
                 core.move = nil
                 this.stopMotor(&core)
-                if move.command.completion != nil {
+                if case .settling(.pending) = move.phase {
+                    // Already reported as superseded by the pending command.
+                } else {
                     this.complete(
                         move.command,
                         .superseded(direction: move.command.direction, source: move.command.source),
@@ -689,6 +691,13 @@ public final class BoltController: Sendable {
                 core.move = nil
                 stopMotor(&core)
                 complete(move.command, .sensorFault(why), &core)
+                if let pending = core.pending {
+                    core.pending = nil
+                    complete(
+                        pending,
+                        .refused(.sensorFault(why), direction: pending.direction, source: pending.source),
+                        &core)
+                }
             } else {
                 emit(.sensorFault(why), &core)
             }

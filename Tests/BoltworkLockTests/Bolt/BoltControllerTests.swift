@@ -146,7 +146,8 @@ struct BoltControllerTests {
         let extendStops = bench.falls(of: "IN1")
         let retractStarts = bench.rises(of: "IN2")
         let retractStops = bench.falls(of: "IN2")
-        #expect(extendStarts.count == attempts && retractStarts.count == attempts)
+        try #require(extendStarts.count == attempts && extendStops.count == attempts)
+        try #require(retractStarts.count == attempts && retractStops.count == attempts)
         for attempt in 0..<attempts {
             // Each attempt is stopped by the move timeout, rests for the settle time, then retracts
             // until the retracted switch closes.
@@ -340,6 +341,56 @@ struct BoltControllerTests {
             ])
         #expect(bench.rises(of: "IN1").count == 1)
         bench.expectMotorSafe()
+    }
+
+    @Test("contradicting end switches make the state unknown, report a sensor fault and refuse moves")
+    func sensorFault() throws {
+        let bench = try BoltBench()
+        // A short puts the extended switch's line low while the retracted switch is closed.
+        bench.chip.drive("ESW", to: .low)
+        bench.clock.advance(by: .milliseconds(100))
+        #expect(bench.controller.state == .unknown)
+        guard case .sensorFault = bench.recorder.events.first else {
+            Issue.record("expected a sensor fault, got \(bench.recorder.events)")
+            return
+        }
+        bench.controller.lock(source: .keypad)
+        bench.clock.advance(by: .seconds(3))
+        guard case .refused(.sensorFault, .extend, .keypad) = bench.recorder.events.last else {
+            Issue.record("expected a refusal, got \(bench.recorder.events)")
+            return
+        }
+        #expect(bench.rises(of: "IN1").isEmpty)
+        bench.expectMotorSafe()
+    }
+
+    @Test("the move timeout can come from a calibrated throw time; bad settings are refused")
+    func configuration() throws {
+        #expect(BoltController.Configuration.timeout(calibratedThrow: .milliseconds(1500)) == .seconds(3))
+        #expect(
+            BoltController.Configuration.timeout(calibratedThrow: .seconds(1), margin: 1.5)
+                == .milliseconds(1500))
+        let bench = try BoltBench()
+        let error = #expect(throws: DeviceError.self) {
+            try BoltController(
+                motor: bench.drivers.motor, sensor: bench.drivers.sensor, clock: bench.clock,
+                configuration: .init(lockRetries: -1))
+        }
+        #expect(error?.kind == .configuration)
+        // A timeout shorter than the stroke turns every lock into a jam.
+        let tight = try BoltBench(
+            configuration: .init(
+                moveTimeout: BoltController.Configuration.timeout(
+                    calibratedThrow: .milliseconds(500), margin: 1),
+                lockRetries: 0))
+        tight.controller.lock(source: .keypad)
+        tight.clock.advance(by: .seconds(10))
+        #expect(tight.falls(of: "IN1") == [seconds(0.5)])
+        guard case .jammed(.extend, _, .retracted, 1, .timeout, .keypad) = tight.recorder.events.last else {
+            Issue.record("expected a jam, got \(tight.recorder.events)")
+            return
+        }
+        tight.expectMotorSafe()
     }
 
     // MARK: Move check

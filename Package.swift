@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "BoltworkBoard", targets: ["BoltworkBoard"]),
         .library(name: "BoltworkControl", targets: ["BoltworkControl"]),
         .executable(name: "boltwork-probe", targets: ["boltwork-probe"]),
+        .executable(name: "boltd", targets: ["boltd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,7 +69,23 @@ let package = Package(
         // shared by boltd and its clients.
         .target(name: "BoltworkControl"),
 
+        // The daemon's parts: the running lock, the control handler, the scripted simulator.
+        .target(
+            name: "BoltworkDaemon",
+            dependencies: [
+                "BoltworkHAL", "BoltworkDrivers", "BoltworkSimulation", "BoltworkLock", "BoltworkBoard",
+                "BoltworkControl",
+            ]),
+
         // MARK: Executables.
+        // The lock controller daemon.
+        .executableTarget(
+            name: "boltd",
+            dependencies: [
+                "BoltworkHAL", "BoltworkLinux", "BoltworkLock", "BoltworkStore", "BoltworkBoard",
+                "BoltworkControl",
+                "BoltworkDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
         .executableTarget(
             name: "boltwork-probe",
@@ -97,6 +114,7 @@ let package = Package(
             name: "BoltworkScenarioTests",
             dependencies: [
                 "BoltworkLock", "BoltworkBoard", "BoltworkDrivers", "BoltworkSimulation", "BoltworkStore",
+                "BoltworkDaemon",
             ]),
         .testTarget(
             name: "BoltworkBoardTests",

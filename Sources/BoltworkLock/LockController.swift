@@ -52,6 +52,7 @@ public final class LockController: Sendable {
         var pendingUser: (id: UserID, name: String, source: OperationSource)?
         var notice: (@Sendable (LockNotice) -> Void)?
         var started = false
+        var reportedSequence: Int64 = 0
     }
 
     /// The access layer.
@@ -98,9 +99,30 @@ public final class LockController: Sendable {
         }
     }
 
-    /// Receives notices for the log.
+    /// Receives notices for the log: every audit record as it is committed (by any part of
+    /// the lock), store failures and faults.
     public func setNoticeHandler(_ handler: (@Sendable (LockNotice) -> Void)?) {
-        state.withLock { $0.notice = handler }
+        let latest = (try? store.auditRecords(AuditQuery(limit: 1)))?.last?.sequence ?? 0
+        state.withLock { state in
+            state.notice = handler
+            state.reportedSequence = latest
+        }
+    }
+
+    /// Reports the audit records committed since the last report (the access layer commits its
+    /// decisions itself).
+    public func reportNewRecords() {
+        let after = state.withLock { $0.reportedSequence }
+        guard let records = try? store.auditRecords(AuditQuery(afterSequence: after)), let last = records.last
+        else {
+            return
+        }
+        let handler = state.withLock { state -> (@Sendable (LockNotice) -> Void)? in
+            guard last.sequence > state.reportedSequence else { return nil }
+            state.reportedSequence = last.sequence
+            return state.notice
+        }
+        for record in records { handler?(.recorded(record.event)) }
     }
 
     /// Reads the sensors, records the start, and begins listening to the keypad, the bolt and
@@ -171,6 +193,7 @@ public final class LockController: Sendable {
             } catch {
                 return .refused(.invalidCode, "the access layer failed: \(error)")
             }
+            reportNewRecords()
             switch decision {
             case .refused(let refusal):
                 return .refused(refusal.reason, refusal.detail)
@@ -186,6 +209,7 @@ public final class LockController: Sendable {
     /// Changes the operating mode (an admin action, recorded by the access layer).
     public func setMode(_ mode: OperatingMode, by actor: AdminActor) throws(AccessError) {
         try access.setMode(mode, by: actor)
+        reportNewRecords()
         bolt.setAutoRelock(enabled: mode != .passage)
         if mode == .passage { bolt.unlock(source: .remote) }
     }
@@ -223,6 +247,7 @@ public final class LockController: Sendable {
             feedback(.refused)
             return
         }
+        reportNewRecords()
         switch decision {
         case .granted(let user, _):
             feedback(.accepted)
@@ -308,7 +333,7 @@ public final class LockController: Sendable {
     private func record(_ event: AuditEvent) {
         do {
             try store.commit(StoreChange(events: [event]))
-            notify(.recorded(event))
+            reportNewRecords()
         } catch {
             notify(.storeFailed("\(event.action.rawValue): \(error)"))
         }

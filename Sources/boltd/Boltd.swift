@@ -1,0 +1,211 @@
+import ArgumentParser
+import BoltworkBoard
+import BoltworkControl
+import BoltworkDaemon
+import BoltworkHAL
+import BoltworkLinux
+import BoltworkLock
+import BoltworkStore
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `boltd`: the lock controller daemon.
+@main
+struct Boltd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boltd",
+        abstract: "The Boltwork lock controller daemon.",
+        subcommands: [Run.self, Init.self, Simulate.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Prints to standard error (journald-friendly: one line per message). Never a code.
+func log(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Reads a code without echo from the terminal, or a line from standard input.
+func readCode(prompt: String, fromStandardInput: Bool) -> String? {
+    if fromStandardInput || isatty(STDIN_FILENO) == 0 {
+        return readLine(strippingNewline: true)
+    }
+    FileHandle.standardError.write(Data(prompt.utf8))
+    var original = termios()
+    tcgetattr(STDIN_FILENO, &original)
+    var silent = original
+    silent.c_lflag &= ~tcflag_t(ECHO)
+    tcsetattr(STDIN_FILENO, TCSANOW, &silent)
+    defer {
+        tcsetattr(STDIN_FILENO, TCSANOW, &original)
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+    return readLine(strippingNewline: true)
+}
+
+extension Boltd {
+    struct Simulate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the lock on the simulated board, on virtual time, from a script.",
+            discussion: """
+                Commands (one per line): init NAME CODE, keys 2468#, wait 5s, lock, unlock, \
+                door open|close, jam PERCENT, free, turn PERCENT, battery PERCENT, power off|on, \
+                mode normal|vacation|privacy|passage, status, log, verify.
+                """)
+
+        @Option(help: "The board file.")
+        var board = "Boards/simulator.yaml"
+
+        @Option(help: "A script file (default: standard input).")
+        var script: String?
+
+        @Flag(
+            help: "Run the built-in demonstration: first code, wrong codes, lockout, a jam, a dying battery.")
+        var demo = false
+
+        func run() throws {
+            let boardFile = try BoardFile.load(path: board)
+            let simulator = try ScriptedSimulator(boardFile: boardFile) { print($0) }
+            let text: String
+            if demo {
+                text = ScriptedSimulator.demoScript
+            } else if let script {
+                text = try String(contentsOfFile: script, encoding: .utf8)
+            } else {
+                var lines: [String] = []
+                while let line = readLine() { lines.append(line) }
+                text = lines.joined(separator: "\n")
+            }
+            if !simulator.run(script: text) { throw ExitCode(2) }
+        }
+    }
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set the first admin code (there is no default code).")
+
+        @Option(help: "The state directory holding boltwork.db.")
+        var state = "/var/lib/boltwork"
+
+        @Option(help: "The admin's name.")
+        var name = "admin"
+
+        @Flag(help: "Read the code from standard input instead of the terminal.")
+        var codeStdin = false
+
+        func run() throws {
+            let store = try SQLiteLockStore(path: state + "/boltwork.db")
+            let access = try AccessController(store: store, wallClock: SystemWallClock())
+            guard let code = readCode(prompt: "New admin code (6-10 digits): ", fromStandardInput: codeStdin),
+                !code.isEmpty
+            else {
+                throw ValidationError("no code given")
+            }
+            if !codeStdin, isatty(STDIN_FILENO) != 0 {
+                guard readCode(prompt: "Again: ", fromStandardInput: false) == code else {
+                    throw ValidationError("the two codes differ; nothing was stored")
+                }
+            }
+            let user = try access.initializeAdmin(name: name, pin: code)
+            print("admin code set for \(user.name) (\(user.id)); keypad entry is enabled")
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Run the lock: on a board file with the Linux backends, or on the simulated board in real time."
+        )
+
+        @Option(help: "The board file (YAML).")
+        var board = "Boards/simulator.yaml"
+
+        @Flag(help: "Run on the simulated board instead of the Linux GPIO and I2C backends.")
+        var simulated = false
+
+        @Option(help: "The state directory holding boltwork.db.")
+        var state = "/var/lib/boltwork"
+
+        @Option(help: "The control socket.")
+        var socket = "/run/boltwork/control.sock"
+
+        @Option(help: "The group allowed to use the control socket (none: the daemon's own group).")
+        var group: String?
+
+        func run() throws {
+            let boardFile = try BoardFile.load(path: board)
+            let clock = SystemClock()
+            let notifier = SystemdNotifier()
+            let store = try SQLiteLockStore(path: state + "/boltwork.db")
+            var linux: LinuxGPIO?
+            let hardware: LockHardware
+            var simulation: SimulatedBoard?
+            if simulated {
+                let sim = try SimulatedBoard(board: boardFile, clock: clock)
+                simulation = sim
+                hardware = try sim.hardware()
+            } else {
+                let gpio = LinuxGPIO(clock: clock)
+                linux = gpio
+                hardware = try BoardAssembly.assemble(
+                    boardFile, gpio: gpio,
+                    i2c: { number throws(I2CError) in
+                        try LinuxI2CBus(bus: number, retry: I2CRetryPolicy(attempts: 3))
+                    },
+                    clock: clock)
+            }
+            let lock = try RunningLock(
+                hardware: hardware, store: store, wallClock: SystemWallClock(), clock: clock,
+                simulation: simulation)
+            lock.controller.setNoticeHandler { notice in
+                switch notice {
+                case .recorded(let event): log("event: \(describe(event))")
+                case .storeFailed(let detail): log("error: not recorded: \(detail)")
+                case .fault(let detail): log("fault: \(detail)")
+                }
+            }
+            let found = try lock.start()
+            if !lock.controller.status().hasAdminCode {
+                log(
+                    "no admin code is set: keypad entry is disabled until you run `boltd init --state \(state)`"
+                )
+            }
+            let server = try ControlServer(path: socket, group: group) { request, peer in
+                ControlHandler.handle(request, peer: peer, lock: lock)
+            }
+            notifier.ready(status: "bolt \(found)")
+            log(
+                "boltd ready on \(boardFile.name)\(simulated ? " (simulated)" : ""): bolt \(found); control socket \(socket)"
+            )
+            if let interval = notifier.watchdogPingInterval {
+                @Sendable func ping() {
+                    notifier.watchdog()
+                    clock.schedule(after: interval) { ping() }
+                }
+                clock.execute { ping() }
+            }
+
+            // Wait for SIGTERM or SIGINT, then stop cleanly.
+            let stop = DispatchSemaphore(value: 0)
+            signal(SIGTERM, SIG_IGN)
+            signal(SIGINT, SIG_IGN)
+            let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { stop.signal() }
+                source.resume()
+                return source
+            }
+            stop.wait()
+            notifier.stopping()
+            log("stopping: finishing or safely stopping any move, releasing lines")
+            server.close()
+            lock.shutdown()
+            linux?.shutdown()
+            clock.shutdown()
+            _ = sources
+        }
+    }
+}

@@ -23,6 +23,34 @@
 
 int bw_wake_descriptor(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
+/* gpiod_chip_open and gpiod_chip_close have the same signatures in both APIs. */
+struct bw_chip {
+    struct gpiod_chip *chip;
+};
+
+bw_chip *bw_chip_open(const char *path)
+{
+    struct gpiod_chip *chip = gpiod_chip_open(path);
+    if (!chip)
+        return NULL;
+    bw_chip *result = calloc(1, sizeof(*result));
+    if (!result) {
+        gpiod_chip_close(chip);
+        errno = ENOMEM;
+        return NULL;
+    }
+    result->chip = chip;
+    return result;
+}
+
+void bw_chip_close(bw_chip *chip)
+{
+    if (!chip)
+        return;
+    gpiod_chip_close(chip->chip);
+    free(chip);
+}
+
 static void bw_copy(char *dst, size_t len, const char *src)
 {
     if (!dst || len == 0)
@@ -40,10 +68,6 @@ static void bw_copy(char *dst, size_t len, const char *src)
 int bw_gpiod_api_major(void) { return 1; }
 const char *bw_gpiod_version(void) { return gpiod_version_string(); }
 int bw_gpiod_has_kernel_debounce(void) { return 0; }
-
-struct bw_chip {
-    struct gpiod_chip *chip;
-};
 
 static int bw_same_settings(const struct bw_line_settings *a, const struct bw_line_settings *b)
 {
@@ -70,29 +94,6 @@ struct bw_request {
     unsigned int *offsets;
     uint64_t *seqno;
 };
-
-bw_chip *bw_chip_open(const char *path)
-{
-    struct gpiod_chip *chip = gpiod_chip_open(path);
-    if (!chip)
-        return NULL;
-    bw_chip *result = calloc(1, sizeof(*result));
-    if (!result) {
-        gpiod_chip_close(chip);
-        errno = ENOMEM;
-        return NULL;
-    }
-    result->chip = chip;
-    return result;
-}
-
-void bw_chip_close(bw_chip *chip)
-{
-    if (!chip)
-        return;
-    gpiod_chip_close(chip->chip);
-    free(chip);
-}
 
 int bw_chip_get_info(bw_chip *chip, char *name, size_t name_len, char *label, size_t label_len,
                      unsigned int *num_lines)
@@ -396,10 +397,6 @@ int bw_gpiod_api_major(void) { return 2; }
 const char *bw_gpiod_version(void) { return gpiod_api_version(); }
 int bw_gpiod_has_kernel_debounce(void) { return 1; }
 
-struct bw_chip {
-    struct gpiod_chip *chip;
-};
-
 struct bw_request {
     struct gpiod_line_request *request;
     struct gpiod_edge_event_buffer *buffer;
@@ -407,29 +404,6 @@ struct bw_request {
     unsigned int *offsets;
     int has_edges;
 };
-
-bw_chip *bw_chip_open(const char *path)
-{
-    struct gpiod_chip *chip = gpiod_chip_open(path);
-    if (!chip)
-        return NULL;
-    bw_chip *result = calloc(1, sizeof(*result));
-    if (!result) {
-        gpiod_chip_close(chip);
-        errno = ENOMEM;
-        return NULL;
-    }
-    result->chip = chip;
-    return result;
-}
-
-void bw_chip_close(bw_chip *chip)
-{
-    if (!chip)
-        return;
-    gpiod_chip_close(chip->chip);
-    free(chip);
-}
 
 int bw_chip_get_info(bw_chip *chip, char *name, size_t name_len, char *label, size_t label_len,
                      unsigned int *num_lines)

@@ -4,6 +4,33 @@ import BoltworkHAL
 import BoltworkLock
 import Foundation
 
+extension LockConfigFile {
+    /// The access layer's settings.
+    public func accessConfiguration(hashing: PINHasher.Parameters) -> AccessConfiguration {
+        AccessConfiguration(
+            pinLengths: PINHasher.LengthBounds(minimum: pinMinimumLength, maximum: pinMaximumLength),
+            hashing: hashing,
+            lockoutThreshold: lockoutAttempts, firstLockout: .seconds(lockoutFirstSeconds),
+            lockoutCap: .seconds(lockoutCapSeconds), keypadDisableThreshold: keypadDisableAfter,
+            timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current)
+    }
+
+    /// The bolt controller's settings.
+    public var boltConfiguration: BoltController.Configuration {
+        BoltController.Configuration(
+            moveTimeout: .milliseconds(moveTimeoutMilliseconds), lockRetries: lockRetries,
+            autoRelockDelay: .seconds(autoRelockSeconds),
+            doorAjarAfter: doorAjarSeconds > 0 ? .seconds(doorAjarSeconds) : nil)
+    }
+
+    /// The battery policy.
+    public var batteryPolicy: BatteryPolicy {
+        BatteryPolicy(
+            lowPercent: Double(batteryLowPercent), criticalPercent: Double(batteryCriticalPercent),
+            reservePercent: Double(batteryReservePercent), reserveCellMillivolts: batteryReserveMillivolts)
+    }
+}
+
 /// A running lock: the hardware from the board file, the store, and the controller on top.
 public final class RunningLock: Sendable {
     /// The controller.
@@ -15,26 +42,55 @@ public final class RunningLock: Sendable {
     /// The simulated board, when running on one.
     public let simulation: SimulatedBoard?
 
-    /// Builds the controller over `hardware`.
+    /// Builds the controller over `hardware` with the policy in `config`. `hashing` is the PIN
+    /// hash cost (the standard cost on a lock; a cheap one in tests and the scripted simulator).
     public init(
         hardware: LockHardware, store: any LockStore, wallClock: any WallClock, clock: any BoltClock,
-        access configuration: AccessConfiguration = AccessConfiguration(),
-        autoRelock: Duration = .seconds(30),
+        config: LockConfigFile = LockConfigFile(), hashing: PINHasher.Parameters = .standard,
         simulation: SimulatedBoard? = nil
     ) throws {
         self.hardware = hardware
         self.store = store
         self.simulation = simulation
-        let access = try AccessController(store: store, wallClock: wallClock, configuration: configuration)
-        let battery = hardware.gauge.map { BatteryMonitor(gauge: $0, clock: clock) }
+        self.config = config
+        self.clock = clock
+        self.wallClock = wallClock
+        let access = try AccessController(
+            store: store, wallClock: wallClock, configuration: config.accessConfiguration(hashing: hashing))
+        let battery = hardware.gauge.map {
+            BatteryMonitor(gauge: $0, clock: clock, policy: config.batteryPolicy)
+        }
         let bolt = try BoltController(
             motor: hardware.motor, sensor: hardware.bolt, door: hardware.door, clock: clock,
-            configuration: BoltController.Configuration(
-                autoRelockDelay: autoRelock, doorAjarAfter: .seconds(120)),
-            canMove: { _, _ in battery?.moveRefusal() })
+            configuration: config.boltConfiguration, canMove: { _, _ in battery?.moveRefusal() })
         controller = try LockController(
             access: access, bolt: bolt, battery: battery, keypad: hardware.keypad, door: hardware.door,
-            buzzer: hardware.buzzer, led: hardware.led, store: store, wallClock: wallClock, clock: clock)
+            buzzer: hardware.buzzer, led: hardware.led, store: store, wallClock: wallClock, clock: clock,
+            entryTimeout: .seconds(config.entryTimeoutSeconds))
+    }
+
+    /// The policy in force.
+    public let config: LockConfigFile
+    private let clock: any BoltClock
+    private let wallClock: any WallClock
+
+    /// Deletes audit records older than the retention period now and then once a day.
+    public func startRetention() {
+        let store = self.store
+        let wallClock = self.wallClock
+        let clock = self.clock
+        let days = config.auditRetentionDays
+        let controller = self.controller
+        @Sendable func prune() {
+            let cutoff = wallClock.now.addingTimeInterval(-Double(days) * 86_400)
+            do {
+                _ = try store.pruneAudit(before: cutoff)
+            } catch {
+                controller.reportFault("audit retention: \(error)")
+            }
+            clock.schedule(after: .seconds(86_400)) { prune() }
+        }
+        clock.execute { prune() }
     }
 
     /// Starts the keypad and the controller.

@@ -33,10 +33,11 @@ public final class ScriptedSimulator {
     public let board: SimulatedBoard
     private let output: @Sendable (String) -> Void
 
-    /// Builds the simulated lock from `boardFile` with an in-memory store; `output` receives
-    /// every line printed.
+    /// Builds the simulated lock from `boardFile` with the policy in `config` and an in-memory
+    /// store; `output` receives every line printed.
     public init(
-        boardFile: BoardFile, store: any LockStore = MemoryLockStore(),
+        boardFile: BoardFile, config: LockConfigFile = LockConfigFile(),
+        store: any LockStore = MemoryLockStore(),
         output: @escaping @Sendable (String) -> Void
     )
         throws
@@ -45,8 +46,9 @@ public final class ScriptedSimulator {
         board = try SimulatedBoard(board: boardFile, clock: clock)
         let wall = LinkedWallClock(clock: clock, epoch: Date(timeIntervalSince1970: 1_800_000_000))
         lock = try RunningLock(
-            hardware: try board.hardware(), store: store, wallClock: wall, clock: clock,
-            access: AccessConfiguration(hashing: .testing), simulation: board)
+            hardware: try board.hardware(), store: store, wallClock: wall, clock: clock, config: config,
+            hashing: .testing,
+            simulation: board)
         let clock = self.clock
         lock.controller.setNoticeHandler { notice in
             switch notice {

@@ -1,7 +1,8 @@
 /// Suggestions for a mistyped name ("GPIO 17" for "GPIO17"): the candidates closest to it by
 /// case-insensitive edit distance, nearest first.
 package enum NearMatch {
-    /// Up to `limit` candidates within a distance of a third of the name's length (at least 2).
+    /// Up to `limit` candidates within a distance of a third of the name's length (at least 2),
+    /// or that start with the name (or the name with them).
     package static func suggestions(for name: String, in candidates: [String], limit: Int = 5) -> [String] {
         let target = Array(name.lowercased())
         let threshold = max(2, target.count / 3)
@@ -10,6 +11,10 @@ package enum NearMatch {
             let lowered = Array(candidate.lowercased())
             let squeezed = lowered.filter { $0 != "_" && $0 != "-" && $0 != " " }
             let squeezedTarget = target.filter { $0 != "_" && $0 != "-" && $0 != " " }
+            // A truncated name ("auto-relock" for "auto-relock-seconds") is near too.
+            if target.count >= 3, lowered.starts(with: target) || target.starts(with: lowered) {
+                return (candidate, 1)
+            }
             let distance = min(distanceBetween(target, lowered), distanceBetween(squeezedTarget, squeezed))
             return distance <= threshold ? (candidate, distance) : nil
         }

@@ -339,6 +339,11 @@ public final class LockController: Sendable {
         }
     }
 
+    /// Reports a fault of a part outside the controller (retention, feedback) to the log.
+    public func reportFault(_ detail: String) {
+        notify(.fault(detail))
+    }
+
     private func notify(_ notice: LockNotice) {
         state.withLock { $0.notice }?(notice)
     }

@@ -62,13 +62,19 @@ extension Boltd {
         @Option(help: "A script file (default: standard input).")
         var script: String?
 
+        @Option(help: "The lock config file (YAML). Without it, the documented defaults.")
+        var config: String?
+
         @Flag(
             help: "Run the built-in demonstration: first code, wrong codes, lockout, a jam, a dying battery.")
         var demo = false
 
         func run() throws {
             let boardFile = try BoardFile.load(path: board)
-            let simulator = try ScriptedSimulator(boardFile: boardFile) { print($0) }
+            let lockConfig =
+                try config.map { path throws(BoardFileError) in try LockConfigFile.load(path: path) }
+                ?? LockConfigFile()
+            let simulator = try ScriptedSimulator(boardFile: boardFile, config: lockConfig) { print($0) }
             let text: String
             if demo {
                 text = ScriptedSimulator.demoScript
@@ -123,6 +129,10 @@ extension Boltd {
         @Option(help: "The board file (YAML).")
         var board = "Boards/simulator.yaml"
 
+        @Option(
+            help: "The lock config file (YAML; see Examples/lock.yaml). Without it, the documented defaults.")
+        var config: String?
+
         @Flag(help: "Run on the simulated board instead of the Linux GPIO and I2C backends.")
         var simulated = false
 
@@ -137,6 +147,9 @@ extension Boltd {
 
         func run() throws {
             let boardFile = try BoardFile.load(path: board)
+            let lockConfig =
+                try config.map { path throws(BoardFileError) in try LockConfigFile.load(path: path) }
+                ?? LockConfigFile()
             let clock = SystemClock()
             let notifier = SystemdNotifier()
             let store = try SQLiteLockStore(path: state + "/boltwork.db")
@@ -159,6 +172,7 @@ extension Boltd {
             }
             let lock = try RunningLock(
                 hardware: hardware, store: store, wallClock: SystemWallClock(), clock: clock,
+                config: lockConfig,
                 simulation: simulation)
             lock.controller.setNoticeHandler { notice in
                 switch notice {
@@ -168,6 +182,7 @@ extension Boltd {
                 }
             }
             let found = try lock.start()
+            lock.startRetention()
             if !lock.controller.status().hasAdminCode {
                 log(
                     "no admin code is set: keypad entry is disabled until you run `boltd init --state \(state)`"

@@ -36,18 +36,10 @@ public struct BoardFileError: Error, Sendable, CustomStringConvertible {
 extension BoardFile {
     /// Reads and validates a board file.
     public static func load(path: String) throws(BoardFileError) -> BoardFile {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw BoardFileError(problems: [
-                BoardFileProblem(
-                    file: path, line: nil, key: "(file)",
-                    problem: "cannot read the file (\(error.localizedDescription))",
-                    fix: "check the path given with --board; the board files shipped are in Boards/")
-            ])
-        }
-        return try parse(text, file: path)
+        try parse(
+            try BoardReader.readFile(
+                path, fix: "check the path given with --board; the board files shipped are in Boards/"),
+            file: path)
     }
 
     /// Parses and validates board-file YAML; `file` names it in messages.
@@ -89,6 +81,19 @@ final class BoardReader {
 
     init(file: String) {
         self.file = file
+    }
+
+    /// The text of a YAML file, or a problem naming it and `fix`.
+    static func readFile(_ path: String, fix: String) throws(BoardFileError) -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw BoardFileError(problems: [
+                BoardFileProblem(
+                    file: path, line: nil, key: "(file)",
+                    problem: "cannot read the file (\(error.localizedDescription))", fix: fix)
+            ])
+        }
     }
 
     func problem(_ node: Node?, _ key: String, _ what: String, _ fix: String) -> BoardFileProblem {

@@ -46,18 +46,10 @@ public struct LockConfigFile: Sendable, Hashable {
 
     /// Reads and validates a lock config file.
     public static func load(path: String) throws(BoardFileError) -> LockConfigFile {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw BoardFileError(problems: [
-                BoardFileProblem(
-                    file: path, line: nil, key: "(file)",
-                    problem: "cannot read the file (\(error.localizedDescription))",
-                    fix: "check the path given with --config, or leave --config out to use the defaults")
-            ])
-        }
-        return try parse(text, file: path)
+        try parse(
+            try BoardReader.readFile(
+                path, fix: "check the path given with --config, or leave --config out to use the defaults"),
+            file: path)
     }
 
     /// Parses and validates lock-config YAML; `file` names it in messages.

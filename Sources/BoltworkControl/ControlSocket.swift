@@ -53,17 +53,7 @@ public final class ControlServer: Sendable {
         if !directory.isEmpty {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlSocketError("cannot create a socket", errno: errno) }
-        guard var address = Self.address(path) else {
-            Glibc.close(fd)
-            throw ControlSocketError("the socket path \(path) is too long (at most 107 bytes)")
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let (fd, bound) = try Self.socket(at: path) { fd, address, length in bind(fd, address, length) }
         guard bound == 0 else {
             let code = errno
             Glibc.close(fd)
@@ -162,6 +152,25 @@ public final class ControlServer: Sendable {
         return ControlPeer(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
     }
 
+    /// A Unix stream socket with `operation` (bind or connect) applied to `path`: the
+    /// descriptor and the operation's result; errno is the operation's when `rc` is not 0.
+    static func socket(
+        at path: String, _ operation: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32
+    ) throws(ControlSocketError) -> (descriptor: Int32, rc: Int32) {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlSocketError("cannot create a socket", errno: errno) }
+        guard var address = address(path) else {
+            Glibc.close(fd)
+            throw ControlSocketError("the socket path \(path) is too long (at most 107 bytes)")
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                operation(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return (fd, rc)
+    }
+
     static func address(_ path: String) -> sockaddr_un? {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -253,16 +262,8 @@ public final class ControlClient {
     /// Connects to the daemon at `path`. The errors say what to do: start the daemon, or join
     /// the socket's group.
     public init(path: String) throws(ControlSocketError) {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlSocketError("cannot create a socket", errno: errno) }
-        guard var address = ControlServer.address(path) else {
-            Glibc.close(fd)
-            throw ControlSocketError("the socket path \(path) is too long")
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
+        let (fd, connected) = try ControlServer.socket(at: path) { fd, address, length in
+            connect(fd, address, length)
         }
         guard connected == 0 else {
             let code = errno

@@ -27,20 +27,9 @@ public final class SystemClock: BoltClock, @unchecked Sendable {
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
         pthread_cond_init(condition, &attributes)
         pthread_condattr_destroy(&attributes)
-        let box = Unmanaged.passRetained(self)
-        var handle = pthread_t()
-        let rc = pthread_create(
-            &handle, nil,
-            { raw in
-                guard let raw else { return nil }
-                let clock = Unmanaged<SystemClock>.fromOpaque(raw).takeRetainedValue()
-                clock.run()
-                return nil
-            }, box.toOpaque())
-        if rc == 0 {
+        if let handle = startThread({ [self] in run() }) {
             thread = handle
         } else {
-            box.release()
             running = false
         }
     }
@@ -153,4 +142,26 @@ private struct SystemScheduledWork: ScheduledWork {
 
 private struct CancelledWork: ScheduledWork {
     func cancel() {}
+}
+
+/// Starts a joinable POSIX thread running `body`; nil when the system refuses one.
+package func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
+    final class Body: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+    let box = Unmanaged.passRetained(Body(body))
+    var handle = pthread_t()
+    let rc = pthread_create(
+        &handle, nil,
+        { raw in
+            guard let raw else { return nil }
+            Unmanaged<Body>.fromOpaque(raw).takeRetainedValue().run()
+            return nil
+        }, box.toOpaque())
+    guard rc == 0 else {
+        box.release()
+        return nil
+    }
+    return handle
 }

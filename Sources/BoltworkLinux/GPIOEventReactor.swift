@@ -72,20 +72,8 @@ final class GPIOEventReactor: Sendable {
     private func startIfNeeded() {
         let shouldStart = state.withLock { state in state.thread == nil && state.running }
         guard shouldStart, wakeDescriptor >= 0 else { return }
-        let box = Unmanaged.passRetained(self)
-        var handle = pthread_t()
-        let rc = pthread_create(
-            &handle, nil,
-            { raw in
-                guard let raw else { return nil }
-                let reactor = Unmanaged<GPIOEventReactor>.fromOpaque(raw).takeRetainedValue()
-                reactor.run()
-                return nil
-            }, box.toOpaque())
-        if rc == 0 {
+        if let handle = startThread({ [self] in run() }) {
             state.withLock { $0.thread = handle }
-        } else {
-            box.release()
         }
     }
 

@@ -94,6 +94,56 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // MARK: Examples
+        // Small programs a maker copies from, each runnable with --board on the simulated board or
+        // a real one (Examples/README.md). ExampleSupport holds the board plumbing they share;
+        // ExamplesTests runs each built example against Boards/simulator.yaml.
+        .target(
+            name: "ExampleSupport",
+            dependencies: [
+                "BoltworkHAL", "BoltworkLinux", "BoltworkSimulation", "BoltworkDrivers", "BoltworkLock",
+                "BoltworkBoard", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/ExampleSupport"),
+        .executableTarget(
+            name: "keypad-echo",
+            dependencies: [
+                "ExampleSupport", "BoltworkDrivers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/KeypadEcho"),
+        .executableTarget(
+            name: "motor-jog",
+            dependencies: [
+                "ExampleSupport", "BoltworkDrivers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/MotorJog"),
+        .executableTarget(
+            name: "bolt-watch",
+            dependencies: [
+                "ExampleSupport", "BoltworkDrivers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/BoltWatch"),
+        .executableTarget(
+            name: "battery-read",
+            dependencies: [
+                "ExampleSupport", "BoltworkDrivers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/BatteryRead"),
+        .executableTarget(
+            name: "minimal-lock",
+            dependencies: [
+                "ExampleSupport", "BoltworkDrivers", "BoltworkLock",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/MinimalLock"),
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: ["keypad-echo", "motor-jog", "bolt-watch", "battery-read", "minimal-lock"]),
+
         // MARK: Tests.
         // Runs inside the real-kernel tier's qemu guest against gpio-sim and i2c-stub
         // (scripts/kernel-tier); not part of `swift test`.

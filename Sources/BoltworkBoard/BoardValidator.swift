@@ -6,10 +6,15 @@ enum BoardValidator {
     static func validate(_ board: BoardFile, file: String, marks: [String: Int]) -> [BoardFileProblem] {
         var problems: [BoardFileProblem] = []
         func problem(_ key: String, _ what: String, _ fix: String) {
-            let section = String(key.prefix { $0 != "[" })
-            problems.append(
-                BoardFileProblem(
-                    file: file, line: marks[key] ?? marks[section], key: key, problem: what, fix: fix))
+            // The key's own line, else its list's, else its section's (a default like the
+            // AS5600's address has no line of its own).
+            var path = String(key.prefix { $0 != "[" })
+            var line = marks[key] ?? marks[path]
+            while line == nil, let dot = path.lastIndex(of: ".") {
+                path = String(path[..<dot])
+                line = marks[path]
+            }
+            problems.append(BoardFileProblem(file: file, line: line, key: key, problem: what, fix: fix))
         }
 
         // Every line once.

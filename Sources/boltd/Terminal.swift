@@ -90,8 +90,20 @@ final class Terminal: @unchecked Sendable {
         if !output.isEmpty { Self.write(output) }
     }
 
+    /// Writes all of `text` to standard output; a terminal that has gone away (EIO after a
+    /// hang-up) is ignored, so the lock still shuts down cleanly.
     static func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                let written = writeOut(base + offset, buffer.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return }
+                offset += written
+            }
+        }
     }
 }
 
@@ -138,4 +150,9 @@ enum TerminalRescue {
 struct SimulateError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// write(2) on standard output (a free function, out of reach of the types' own `write`).
+private func writeOut(_ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    write(STDOUT_FILENO, bytes, count)
 }

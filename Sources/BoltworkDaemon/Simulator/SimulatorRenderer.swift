@@ -109,8 +109,10 @@ public struct SimulatorRenderer: Sendable {
         let bounds = snapshot.codeLengths
         var lines = [
             style("First-time setup: the admin code", .bold),
-            "A real lock ships with no default code: until",
-            "an admin code is set, the keypad opens nothing.",
+            "A real lock ships with no default code: until an",
+            "admin code is set, the keypad opens nothing (on a",
+            "board, `boltd init` sets it). A code has \(bounds.minimum) to \(bounds.maximum)",
+            "digits; the admin uses it to open and to manage users.",
             "",
         ]
         switch snapshot.phase {

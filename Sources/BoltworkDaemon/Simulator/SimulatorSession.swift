@@ -301,6 +301,7 @@ public final class SimulatorSession: Sendable {
             return
         }
         lock.controller.reportNewRecords()
+        try? lock.hardware.buzzer?.play(.accepted)
         setupCollector.setOutcomeHandler(nil)
         setupCollector.setProgressHandler(nil)
         state.withLock { state in

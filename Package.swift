@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // MARK: Hardware-abstraction layer: small I/O-only protocols, time, errors.
@@ -69,12 +70,13 @@ let package = Package(
         // shared by boltd and its clients.
         .target(name: "BoltworkControl"),
 
-        // The daemon's parts: the running lock, the control handler, the scripted simulator.
+        // The daemon's parts: the running lock, the control handler, the scripted simulator, the
+        // interactive simulator's model and renderer, the log handler.
         .target(
             name: "BoltworkDaemon",
             dependencies: [
                 "BoltworkHAL", "BoltworkDrivers", "BoltworkSimulation", "BoltworkLock", "BoltworkBoard",
-                "BoltworkControl",
+                "BoltworkControl", .product(name: "Logging", package: "swift-log"),
             ]),
 
         // MARK: Executables.
@@ -85,6 +87,7 @@ let package = Package(
                 "BoltworkHAL", "BoltworkLinux", "BoltworkLock", "BoltworkStore", "BoltworkBoard",
                 "BoltworkControl",
                 "BoltworkDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
         .executableTarget(
@@ -165,6 +168,12 @@ let package = Package(
             dependencies: [
                 "BoltworkLock", "BoltworkBoard", "BoltworkDrivers", "BoltworkSimulation", "BoltworkStore",
                 "BoltworkDaemon",
+            ]),
+        .testTarget(
+            name: "BoltworkDaemonTests",
+            dependencies: [
+                "BoltworkDaemon", "BoltworkBoard", "BoltworkLock", "BoltworkSimulation", "BoltworkStore",
+                "BoltworkHAL", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "BoltworkBoardTests",

@@ -8,6 +8,7 @@ import BoltworkLock
 import BoltworkStore
 import Dispatch
 import Foundation
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -21,11 +22,6 @@ struct Boltd: ParsableCommand {
         abstract: "The Boltwork lock controller daemon.",
         subcommands: [Run.self, Init.self, Simulate.self],
         defaultSubcommand: Run.self)
-}
-
-/// Prints to standard error (journald-friendly: one line per message). Never a code.
-func log(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
 /// Reads a code without echo from the terminal, or a line from standard input.
@@ -47,48 +43,6 @@ func readCode(prompt: String, fromStandardInput: Bool) -> String? {
 }
 
 extension Boltd {
-    struct Simulate: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Run the lock on the simulated board, on virtual time, from a script.",
-            discussion: """
-                Commands (one per line): init NAME CODE, keys 2468#, wait 5s, lock, unlock, \
-                door open|close, jam PERCENT, free, turn PERCENT, battery PERCENT, power off|on, \
-                mode normal|vacation|privacy|passage, status, log, verify.
-                """)
-
-        @Option(help: "The board file.")
-        var board = "Boards/simulator.yaml"
-
-        @Option(help: "A script file (default: standard input).")
-        var script: String?
-
-        @Option(help: "The lock config file (YAML). Without it, the documented defaults.")
-        var config: String?
-
-        @Flag(
-            help: "Run the built-in demonstration: first code, wrong codes, lockout, a jam, a dying battery.")
-        var demo = false
-
-        func run() throws {
-            let boardFile = try BoardFile.load(path: board)
-            let lockConfig =
-                try config.map { path throws(BoardFileError) in try LockConfigFile.load(path: path) }
-                ?? LockConfigFile()
-            let simulator = try ScriptedSimulator(boardFile: boardFile, config: lockConfig) { print($0) }
-            let text: String
-            if demo {
-                text = ScriptedSimulator.demoScript
-            } else if let script {
-                text = try String(contentsOfFile: script, encoding: .utf8)
-            } else {
-                var lines: [String] = []
-                while let line = readLine() { lines.append(line) }
-                text = lines.joined(separator: "\n")
-            }
-            if !simulator.run(script: text) { throw ExitCode(2) }
-        }
-    }
-
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Set the first admin code (there is no default code).")
@@ -145,7 +99,13 @@ extension Boltd {
         @Option(help: "The group allowed to use the control socket (none: the daemon's own group).")
         var group: String?
 
+        @Option(help: "The lowest level logged.")
+        var logLevel: LogLevelArgument = .info
+
         func run() throws {
+            let level = logLevel.level
+            LoggingSystem.bootstrap { _ in JournalLogHandler(level: level) }
+            let logger = Logger(label: "boltd")
             let boardFile = try BoardFile.load(path: board)
             let lockConfig =
                 try config.map { path throws(BoardFileError) in try LockConfigFile.load(path: path) }
@@ -176,15 +136,15 @@ extension Boltd {
                 simulation: simulation)
             lock.controller.setNoticeHandler { notice in
                 switch notice {
-                case .recorded(let event): log("event: \(describe(event))")
-                case .storeFailed(let detail): log("error: not recorded: \(detail)")
-                case .fault(let detail): log("fault: \(detail)")
+                case .recorded(let event): logger.info("event: \(describe(event))")
+                case .storeFailed(let detail): logger.critical("not recorded: \(detail)")
+                case .fault(let detail): logger.error("fault: \(detail)")
                 }
             }
             let found = try lock.start()
             lock.startRetention()
             if !lock.controller.status().hasAdminCode {
-                log(
+                logger.warning(
                     "no admin code is set: keypad entry is disabled until you run `boltd init --state \(state)`"
                 )
             }
@@ -192,7 +152,7 @@ extension Boltd {
                 ControlHandler.handle(request, peer: peer, lock: lock)
             }
             notifier.ready(status: "bolt \(found)")
-            log(
+            logger.notice(
                 "boltd ready on \(boardFile.name)\(simulated ? " (simulated)" : ""): bolt \(found); control socket \(socket)"
             )
             if let interval = notifier.watchdogPingInterval {
@@ -215,7 +175,7 @@ extension Boltd {
             }
             stop.wait()
             notifier.stopping()
-            log("stopping: finishing or safely stopping any move, releasing lines")
+            logger.notice("stopping: finishing or safely stopping any move, releasing lines")
             server.close()
             lock.shutdown()
             linux?.shutdown()

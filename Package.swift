@@ -168,6 +168,8 @@ let package = Package(
             dependencies: [
                 "BoltworkLock", "BoltworkBoard", "BoltworkDrivers", "BoltworkSimulation", "BoltworkStore",
                 "BoltworkDaemon",
+                // To tamper with the lock's database the way someone with the file would.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
             name: "BoltworkDaemonTests",

@@ -48,8 +48,17 @@ public enum LockNotice: Sendable, Hashable {
 ///
 /// Everything runs on the clock; remote requests hop onto it.
 public final class LockController: Sendable {
+    /// The user whose code started the unlock in progress, until that command's outcome.
+    private struct PendingUser {
+        var id: UserID
+        var name: String
+        var source: OperationSource
+        var token: UInt64
+    }
+
     private struct State {
-        var pendingUser: (id: UserID, name: String, source: OperationSource)?
+        var pendingUser: PendingUser?
+        var tokens: UInt64 = 0
         var notice: (@Sendable (LockNotice) -> Void)?
         var started = false
         var reportedSequence: Int64 = 0
@@ -177,7 +186,7 @@ public final class LockController: Sendable {
     /// battery; the result comes when the bolt is confirmed or the move failed.
     public func lock(source: OperationSource) async -> LockResult {
         if (try? access.mode()) == .passage {
-            return .refused(.refusedByMode, "the lock is in passage mode: it stays unlocked")
+            return refuseByMode("the lock is in passage mode: it stays unlocked", source: source)
         }
         return result(await bolt.lock(source: source))
     }
@@ -198,12 +207,45 @@ public final class LockController: Sendable {
             case .refused(let refusal):
                 return .refused(refusal.reason, refusal.detail)
             case .granted(let user, _):
-                state.withLock { $0.pendingUser = (user.id, user.name, source) }
+                let outcome = await withCheckedContinuation { continuation in
+                    unlock(for: user, source: source) { continuation.resume(returning: $0) }
+                }
+                return result(outcome)
             }
         } else if (try? access.mode()) == .privacy, source != .button {
-            return .refused(.refusedByMode, "privacy mode: entry from outside is refused")
+            return refuseByMode("privacy mode: entry from outside is refused", source: source)
         }
         return result(await bolt.unlock(source: source))
+    }
+
+    /// Records a refusal by the operating mode and returns it.
+    private func refuseByMode(_ detail: String, source: OperationSource) -> LockResult {
+        record(AuditEvent(time: wallClock.now, action: .refusedByMode, source: source, detail: detail))
+        return .refused(.refusedByMode, detail)
+    }
+
+    /// Unlocks for `user`, whose code was granted: the outcome of this command (and only this
+    /// one) is recorded with the user.
+    private func unlock(
+        for user: User, source: OperationSource, completion: (@Sendable (BoltOutcome) -> Void)? = nil
+    ) {
+        let token = state.withLock { state -> UInt64 in
+            state.tokens += 1
+            state.pendingUser = PendingUser(id: user.id, name: user.name, source: source, token: state.tokens)
+            return state.tokens
+        }
+        bolt.unlock(source: source) { [weak self] outcome in
+            // The event handler has recorded the outcome by now.
+            self?.state.withLock { state in
+                if state.pendingUser?.token == token { state.pendingUser = nil }
+            }
+            completion?(outcome)
+        }
+    }
+
+    /// The user whose code started the unlock from `source` in progress, if any.
+    private func pendingUser(for source: OperationSource) -> PendingUser? {
+        state.withLock { state in state.pendingUser?.source == source ? state.pendingUser : nil }
     }
 
     /// Changes the operating mode (an admin action, recorded by the access layer).
@@ -251,8 +293,7 @@ public final class LockController: Sendable {
         switch decision {
         case .granted(let user, _):
             feedback(.accepted)
-            state.withLock { $0.pendingUser = (user.id, user.name, .keypad) }
-            bolt.unlock(source: .keypad)
+            unlock(for: user, source: .keypad)
         case .refused(let refusal):
             feedback(
                 refusal.reason == .lockedOut || refusal.reason == .keypadDisabled ? .lockedOut : .refused)
@@ -265,17 +306,15 @@ public final class LockController: Sendable {
         case .locked(let source):
             record(AuditEvent(time: now, action: .locked, source: source))
         case .unlocked(let source):
-            let user = state.withLock { state -> (id: UserID, name: String, source: OperationSource)? in
-                defer { state.pendingUser = nil }
-                return state.pendingUser?.source == source ? state.pendingUser : nil
-            }
+            let user = pendingUser(for: source)
             record(
                 AuditEvent(
                     time: now, action: .unlocked, source: source, userID: user?.id, userName: user?.name))
         case .jammed(let direction, let stoppedAt, let restingAt, let attempts, _, let source):
+            let user = direction == .retract ? failedUnlock(from: source) : nil
             record(
                 AuditEvent(
-                    time: now, action: .jammed, source: source,
+                    time: now, action: .jammed, source: source, userID: user?.id, userName: user?.name,
                     detail:
                         "\(direction == .extend ? "locking" : "unlocking") stopped at \(stoppedAt) after \(attempts) attempt(s); bolt now \(restingAt)"
                 ))
@@ -286,19 +325,39 @@ public final class LockController: Sendable {
                 AuditEvent(
                     time: now, action: .doorOpen, source: source,
                     detail: "not throwing the bolt into an open door"))
-        case .refused(.vetoed(let reason), _, let source):
-            record(AuditEvent(time: now, action: .insufficientBattery, source: source, detail: reason))
-        case .refused(let refusal, _, let source):
-            record(AuditEvent(time: now, action: .sensorFault, source: source, detail: refusal.description))
+        case .refused(.vetoed(let reason), let direction, let source):
+            let user = direction == .retract ? failedUnlock(from: source) : nil
+            record(
+                AuditEvent(
+                    time: now, action: .insufficientBattery, source: source, userID: user?.id,
+                    userName: user?.name, detail: reason))
+        case .refused(let refusal, let direction, let source):
+            let user = direction == .retract ? failedUnlock(from: source) : nil
+            record(
+                AuditEvent(
+                    time: now, action: .sensorFault, source: source, userID: user?.id, userName: user?.name,
+                    detail: refusal.description))
         case .sensorFault(let detail):
             record(AuditEvent(time: now, action: .sensorFault, detail: detail))
-        case .motorFault(_, let detail, let source):
-            record(AuditEvent(time: now, action: .sensorFault, source: source, detail: "motor: \(detail)"))
+        case .motorFault(let direction, let detail, let source):
+            let user = direction == .retract ? source.flatMap(failedUnlock(from:)) : nil
+            record(
+                AuditEvent(
+                    time: now, action: .sensorFault, source: source, userID: user?.id, userName: user?.name,
+                    detail: "motor: \(detail)"))
         case .doorAjar:
             record(AuditEvent(time: now, action: .doorAjar, detail: "the door has been open too long"))
         case .superseded:
             break
         }
+    }
+
+    /// An unlock from `source` failed: the user whose code started it, if any; someone at the
+    /// keypad, who heard the code accepted, hears that the door did not open.
+    private func failedUnlock(from source: OperationSource) -> PendingUser? {
+        let user = pendingUser(for: source)
+        if user != nil, source == .keypad { feedback(.refused) }
+        return user
     }
 
     private func handle(_ notice: BatteryNotice) {
@@ -308,11 +367,18 @@ public final class LockController: Sendable {
             record(
                 AuditEvent(
                     time: now, action: .batteryLow, detail: "battery at \(Int(reading.percent.rounded())) %"))
-        case .levelChanged(.critical, let reading), .levelChanged(.reserve, let reading):
+        case .levelChanged(.critical, let reading):
             record(
                 AuditEvent(
                     time: now, action: .batteryCritical,
                     detail: "battery at \(Int(reading.percent.rounded())) %"))
+        case .levelChanged(.reserve, let reading):
+            record(
+                AuditEvent(
+                    time: now, action: .batteryCritical,
+                    detail:
+                        "battery at \(Int(reading.percent.rounded())) %, below the reserve: motor moves are refused"
+                ))
         case .levelChanged(.normal, _), .gaugeRecovered:
             break
         case .gaugeFault(let detail):

@@ -9,6 +9,13 @@ import Testing
 /// The whole lock on the simulated board: the real controller over the real drivers and the
 /// behavioural models, on virtual time.
 final class LockBench: Sendable {
+    /// What a restart of the lock keeps: the clock, the simulated hardware and the wall clock.
+    struct World: Sendable {
+        let clock: VirtualClock
+        let sim: SimulatedBoard
+        let wall: LinkedWallClock
+    }
+
     let clock: VirtualClock
     let sim: SimulatedBoard
     let hardware: LockHardware
@@ -16,28 +23,43 @@ final class LockBench: Sendable {
     let wall: LinkedWallClock
     let controller: LockController
 
+    /// The hardware and clocks, for building the lock again over them.
+    var world: World { World(clock: clock, sim: sim, wall: wall) }
+
+    /// Builds the lock on a new simulated board, or with `world`, on the board, clock and wall
+    /// clock of an earlier lock (whose drivers must have been released): a restart.
+    /// `bolt` replaces the default bolt settings (which only set `autoRelock`).
     init(
         store: any LockStore = MemoryLockStore(), batteryPercent: Double = 80,
-        autoRelock: Duration = .seconds(30)
+        autoRelock: Duration = .seconds(30), bolt: BoltController.Configuration? = nil,
+        access: AccessConfiguration = AccessConfiguration(hashing: .testing),
+        batteryPolicy: BatteryPolicy = BatteryPolicy(),
+        epoch: Date = Date(timeIntervalSince1970: 1_800_000_000), world: World? = nil
     )
         throws
     {
-        let boards = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Boards/simulator.yaml")
-        let board = try BoardFile.load(path: boards.path)
-        let clock = VirtualClock()
-        self.clock = clock
-        sim = try SimulatedBoard(board: board, clock: clock, batteryPercent: batteryPercent)
+        if let world {
+            clock = world.clock
+            sim = world.sim
+            wall = world.wall
+        } else {
+            let boards = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("Boards/simulator.yaml")
+            let board = try BoardFile.load(path: boards.path)
+            let clock = VirtualClock()
+            self.clock = clock
+            sim = try SimulatedBoard(board: board, clock: clock, batteryPercent: batteryPercent)
+            wall = LinkedWallClock(clock: clock, epoch: epoch)
+        }
+        let clock = self.clock
         hardware = try sim.hardware()
         self.store = store
-        let wall = LinkedWallClock(clock: clock, epoch: Date(timeIntervalSince1970: 1_800_000_000))
-        self.wall = wall
-        let access = try AccessController(
-            store: store, wallClock: wall, configuration: AccessConfiguration(hashing: .testing))
-        let battery = hardware.gauge.map { BatteryMonitor(gauge: $0, clock: clock) }
+        let access = try AccessController(store: store, wallClock: wall, configuration: access)
+        let battery = hardware.gauge.map { BatteryMonitor(gauge: $0, clock: clock, policy: batteryPolicy) }
         let bolt = try BoltController(
             motor: hardware.motor, sensor: hardware.bolt, door: hardware.door, clock: clock,
-            configuration: BoltController.Configuration(autoRelockDelay: autoRelock),
+            configuration: bolt ?? BoltController.Configuration(autoRelockDelay: autoRelock),
             canMove: { _, _ in battery?.moveRefusal() })
         controller = try LockController(
             access: access, bolt: bolt, battery: battery, keypad: hardware.keypad, door: hardware.door,

@@ -219,3 +219,149 @@ struct CrashSafetyTests {
         #expect(try checkConsistent(SQLiteLockStore(path: path), acknowledged: 2) == 2)
     }
 }
+
+// MARK: The access layer's wrong-code path
+
+/// The environment variable that makes ``AccessCrashSafetyTests/wrongCodeChild()`` run as the child.
+private let accessChildVariable = "BOLTWORK_ACCESS_CRASH_CHILD"
+/// How many wrong codes the child enters if nobody kills it.
+private let accessChildCodes = 60
+
+/// A wall clock the child sets before each code: an hour apart (the longest lockout), so every
+/// timed lockout has ended and every code is checked and counted.
+private final class SteppedWallClock: WallClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var date = t0
+
+    var now: Date { lock.withLock { date } }
+
+    func set(_ value: Date) { lock.withLock { date = value } }
+}
+
+/// The access settings of the child and the parent's check.
+private let accessConfiguration = AccessConfiguration(
+    hashing: .testing, lockoutThreshold: 5, keypadDisableThreshold: 1000)
+
+/// Checks that the store holds the effects of exactly codes 1...n for some n ≥ `acknowledged`:
+/// n wrong codes counted, n invalid-code records, a lockout (counted and recorded) for every
+/// fifth, an intact chain. Returns n.
+private func checkWrongCodes(_ store: SQLiteLockStore, acknowledged: Int) throws -> Int {
+    let lockout = try store.lockout()
+    let n = lockout.consecutiveFailures
+    #expect(n >= acknowledged, "code \(acknowledged) was acknowledged but the store counts \(n)")
+    #expect(lockout.lockoutCount == n / 5)
+    let records = try store.auditRecords(AuditQuery())
+    #expect(records.filter { $0.event.action == .invalidCode }.count == n)
+    #expect(records.filter { $0.event.action == .lockoutStarted }.count == n / 5)
+    if n > 0 {
+        let last = try #require(records.last).event
+        #expect(last.action == (n % 5 == 0 ? .lockoutStarted : .invalidCode))
+        #expect(last.detail.contains("\(n)"))
+    }
+    #expect(try store.verifyAudit() == .intact(records: records.count))
+    return n
+}
+
+@Suite("SQLite store: crash safety of the wrong-code lockout")
+struct AccessCrashSafetyTests {
+    /// The child's side of ``killedInWrongCode(at:)``: enters wrong codes through the access
+    /// layer on the database named by the environment and prints `BOLTWORK-ACK k` after each
+    /// refusal returns. Skipped unless run as that child.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment[accessChildVariable] != nil))
+    func wrongCodeChild() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let path = environment[accessChildVariable] else { return }
+        let hold = environment[accessChildVariable + "_HOLD"].flatMap { text -> (commit: Int, step: Int)? in
+            let parts = text.split(separator: ":").compactMap { Int($0) }
+            return parts.count == 2 ? (parts[0], parts[1]) : nil
+        }
+        let progress = ChildProgress(hold: hold)
+        let store = try SQLiteLockStore(path: path, commitHook: { _ in progress.advance() })
+        let wall = SteppedWallClock()
+        let access = try AccessController(store: store, wallClock: wall, configuration: accessConfiguration)
+        for k in 1...accessChildCodes {
+            wall.set(t0 + 3600 * Double(k))
+            progress.begin(k)
+            let decision = try access.authorize(digits: String(900_000 + k), source: .keypad)
+            progress.advance()
+            guard decision.refusal?.reason == .invalidCode else { return }
+            FileHandle.standardOutput.write(Data("BOLTWORK-ACK \(k)\n".utf8))
+        }
+    }
+
+    @Test(
+        "a process killed inside a wrong code's commit loses no acknowledged count or record",
+        .disabled(if: ProcessInfo.processInfo.environment[accessChildVariable] != nil),
+        // Code 3 commits the count and one record (steps 1-3, 4 after the commit); code 5 also
+        // starts a lockout (steps 1-4, 5 after the commit).
+        arguments: [KillPoint(commit: 12)] + (1...4).map { KillPoint(commit: 3, step: $0) }
+            + (1...5).map { KillPoint(commit: 5, step: $0) })
+    func killedInWrongCode(at point: KillPoint) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let path = scratch.path("lock.sqlite")
+        do {
+            let store = try SQLiteLockStore(path: path)
+            let access = try AccessController(
+                store: store, wallClock: SteppedWallClock(), configuration: accessConfiguration)
+            try access.initializeAdmin(name: "Ada", pin: "246810")
+            try store.close()
+        }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        child.arguments = [
+            "--testing-library", "swift-testing", "--filter", "AccessCrashSafetyTests/wrongCodeChild",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment[accessChildVariable] = path
+        if let step = point.step { environment[accessChildVariable + "_HOLD"] = "\(point.commit):\(step)" }
+        child.environment = environment
+        let output = Pipe()
+        let input = Pipe()
+        child.standardOutput = output
+        child.standardInput = input
+        child.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try child.run()
+
+        var acknowledged = 0
+        var killed = false
+        var buffer = ""
+        reading: while true {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            buffer += String(decoding: data, as: UTF8.self)
+            while let newline = buffer.firstIndex(of: "\n") {
+                let line = buffer[..<newline]
+                buffer.removeSubrange(...newline)
+                if line == "BOLTWORK-HELD" {
+                    killed = kill(child.processIdentifier, SIGKILL) == 0
+                    break reading
+                }
+                if line.hasPrefix("BOLTWORK-ACK "), let k = Int(line.dropFirst("BOLTWORK-ACK ".count)) {
+                    acknowledged = k
+                    if point.step == nil, k >= point.commit {
+                        killed = kill(child.processIdentifier, SIGKILL) == 0
+                        break reading
+                    }
+                }
+            }
+        }
+        child.waitUntilExit()
+        #expect(killed, "the child ended before the kill point (\(acknowledged) codes acknowledged)")
+        #expect(child.terminationReason == .uncaughtSignal)
+
+        let store = try SQLiteLockStore(path: path)
+        let n = try checkWrongCodes(store, acknowledged: acknowledged)
+        if let step = point.step {
+            #expect(acknowledged == point.commit - 1)
+            let afterCommit = point.commit % 5 == 0 ? 5 : 4
+            #expect(n == (step < afterCommit ? point.commit - 1 : point.commit))
+        }
+        // A new process goes on counting from where the dead one stopped.
+        let wall = SteppedWallClock()
+        wall.set(t0 + 3600 * Double(n + 1))
+        let access = try AccessController(store: store, wallClock: wall, configuration: accessConfiguration)
+        #expect(try access.authorize(digits: "123456", source: .keypad).refusal?.reason == .invalidCode)
+        #expect(try checkWrongCodes(store, acknowledged: n + 1) == n + 1)
+    }
+}

@@ -423,7 +423,7 @@ public final class AccessController: Sendable {
             let old = try loadMode()
             let event = AuditEvent(
                 time: wallClock.now, action: .modeChanged, userID: Self.actorID(actor),
-                userName: Self.actorID(actor) == nil ? nil : actorName,
+                userName: Self.actorUser(actor, users)?.name,
                 detail: "\(old.rawValue) → \(mode.rawValue), by \(actorName)")
             try Self.storeCall { () throws(StoreError) in
                 try store.commit(StoreChange(events: [event], settings: [Self.modeSettingKey: mode.rawValue]))
@@ -438,7 +438,7 @@ public final class AccessController: Sendable {
             let actorName = try authorizeAdmin(actor, users)
             let event = AuditEvent(
                 time: wallClock.now, action: .lockoutReset, userID: Self.actorID(actor),
-                userName: Self.actorID(actor) == nil ? nil : actorName, detail: "by \(actorName)")
+                userName: Self.actorUser(actor, users)?.name, detail: "by \(actorName)")
             try Self.storeCall { () throws(StoreError) in
                 try store.commit(StoreChange(events: [event], lockout: LockoutState()))
             }
@@ -537,6 +537,12 @@ public final class AccessController: Sendable {
     private static func actorID(_ actor: AdminActor) -> UserID? {
         if case .user(let id) = actor { return id }
         return nil
+    }
+
+    /// The stored user acting, for the record's user fields (the name as other records have it).
+    private static func actorUser(_ actor: AdminActor, _ users: [User]) -> User? {
+        guard let id = actorID(actor) else { return nil }
+        return users.first { $0.id == id }
     }
 
     private static func validate(kind: UserKind, schedules: [AccessSchedule]) throws(AccessError) {

@@ -5,7 +5,8 @@ import BoltworkHAL
 ///
 /// Default policy, and why:
 /// - **Low at 25 %** (as commercial locks warn): weeks of warning before anything changes.
-/// - **Critical at 10 %**: the alarm repeats on every move; every move still runs.
+/// - **Critical at 10 %**: the alarm (raised once per crossing, as every level); every move
+///   still runs.
 /// - **Reserve at 5 % or a resting cell voltage under 3.45 V**: motor moves are refused with
 ///   "insufficient battery". A move that starts must finish: the motor's stall current sags the
 ///   cell, and a brown-out mid-throw would leave the bolt between ends, neither locked nor

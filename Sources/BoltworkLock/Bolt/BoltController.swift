@@ -240,7 +240,7 @@ public final class BoltController: Sendable {
     }
 
     /// Stops the motor, cancels every timer and detaches from the devices. Pending commands
-    /// complete as superseded.
+    /// complete as superseded; a move stopped part way leaves the state the sensor reads.
     public func shutdown() {
         motor.setStopHandler(nil)
         sensor.setChangeHandler(nil)
@@ -259,6 +259,8 @@ public final class BoltController: Sendable {
                         .superseded(direction: move.command.direction, source: move.command.source),
                         &core)
                 }
+                // Stopped mid-move: the state is where the bolt is, not the move that was.
+                this.stateFromSensor(.sensor, &core)
             }
             if let pending = core.pending {
                 core.pending = nil

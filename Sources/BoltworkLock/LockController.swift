@@ -182,40 +182,75 @@ public final class LockController: Sendable {
 
     // MARK: Remote requests
 
-    /// Locks (from `source`, e.g. remote or button). Refused into an open door or on a dying
-    /// battery; the result comes when the bolt is confirmed or the move failed.
+    /// Locks (from `source`, e.g. remote or button). Refused into an open door, in passage
+    /// mode or on a dying battery; the result comes when the bolt is confirmed or the move failed.
     public func lock(source: OperationSource) async -> LockResult {
-        if (try? access.mode()) == .passage {
-            return refuseByMode("the lock is in passage mode: it stays unlocked", source: source)
+        await withCheckedContinuation { continuation in
+            requestLock(source: source) { continuation.resume(returning: $0) }
         }
-        return result(await bolt.lock(source: source))
     }
 
     /// Unlocks. With `code` the access layer decides (wrong codes count toward the lockout);
     /// without, the caller is trusted by the control socket's permissions (privacy mode still
     /// refuses).
     public func unlock(source: OperationSource, code: String? = nil) async -> LockResult {
+        await withCheckedContinuation { continuation in
+            requestUnlock(source: source, code: code) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Starts a lock from `source` without waiting for it: the same rules and records as
+    /// ``lock(source:)``, with the result passed to `completion` (on the lock's clock) once the
+    /// bolt is confirmed or the move failed. For callers that run on the clock themselves, such
+    /// as the simulator.
+    public func requestLock(
+        source: OperationSource, completion: (@Sendable (LockResult) -> Void)? = nil
+    ) {
+        if (try? access.mode()) == .passage {
+            let refusal = refuseByMode("the lock is in passage mode: it stays unlocked", source: source)
+            completion?(refusal)
+            return
+        }
+        bolt.lock(source: source) { [weak self] outcome in
+            guard let self else { return }
+            completion?(self.result(outcome))
+        }
+    }
+
+    /// Starts an unlock from `source` without waiting for it: the same rules and records as
+    /// ``unlock(source:code:)``, with the result passed to `completion` once the bolt is
+    /// confirmed, the move failed or the request was refused.
+    public func requestUnlock(
+        source: OperationSource, code: String? = nil, completion: (@Sendable (LockResult) -> Void)? = nil
+    ) {
         if let code {
             let decision: AccessDecision
             do {
                 decision = try access.authorize(digits: code, source: source)
             } catch {
-                return .refused(.invalidCode, "the access layer failed: \(error)")
+                completion?(.refused(.invalidCode, "the access layer failed: \(error)"))
+                return
             }
             reportNewRecords()
             switch decision {
             case .refused(let refusal):
-                return .refused(refusal.reason, refusal.detail)
+                completion?(.refused(refusal.reason, refusal.detail))
             case .granted(let user, _):
-                let outcome = await withCheckedContinuation { continuation in
-                    unlock(for: user, source: source) { continuation.resume(returning: $0) }
+                unlock(for: user, source: source) { [weak self] outcome in
+                    guard let self else { return }
+                    completion?(self.result(outcome))
                 }
-                return result(outcome)
             }
-        } else if (try? access.mode()) == .privacy, source != .button {
-            return refuseByMode("privacy mode: entry from outside is refused", source: source)
+            return
         }
-        return result(await bolt.unlock(source: source))
+        if (try? access.mode()) == .privacy, source != .button {
+            completion?(refuseByMode("privacy mode: entry from outside is refused", source: source))
+            return
+        }
+        bolt.unlock(source: source) { [weak self] outcome in
+            guard let self else { return }
+            completion?(self.result(outcome))
+        }
     }
 
     /// Records a refusal by the operating mode and returns it.

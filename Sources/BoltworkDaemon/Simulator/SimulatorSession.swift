@@ -199,19 +199,11 @@ public final class SimulatorSession: Sendable {
             if powered { mechanism.restorePower() } else { mechanism.cutPower() }
             say(powered ? "motor power restored" : "motor power cut: the bolt cannot move")
         case .insideButton:
-            if (try? controller.access.mode()) == .passage {
-                say("passage mode: the lock stays unlocked")
-                return
-            }
-            controller.bolt.lock(source: .button)
             say(nil)
+            controller.requestLock(source: .button) { [weak self] result in self?.report(result) }
         case .remoteUnlock:
-            if (try? controller.access.mode()) == .privacy {
-                say("privacy mode: entry from outside is refused")
-                return
-            }
-            controller.bolt.unlock(source: .remote)
             say(nil)
+            controller.requestUnlock(source: .remote) { [weak self] result in self?.report(result) }
         case .cycleMode:
             let modes = OperatingMode.allCases
             let current = (try? controller.access.mode()) ?? .normal
@@ -242,6 +234,15 @@ public final class SimulatorSession: Sendable {
 
     private func say(_ message: String?) {
         state.withLock { $0.message = message }
+    }
+
+    /// Shows why an inside-button or remote request did not move the bolt.
+    private func report(_ result: LockResult) {
+        switch result {
+        case .done: break
+        case .refused(_, let detail): say(detail)
+        case .failed(_, let detail): say(detail)
+        }
     }
 
     // MARK: Setup

@@ -195,7 +195,7 @@ public enum BoardAssembly {
                     DeviceError(
                         .configuration, device: "bolt sensor",
                         detail:
-                            "the AS5600 is not calibrated: run the self-test's calibration and add retracted-angle and extended-angle to the board file"
+                            "the AS5600 is not calibrated: run `boltd selftest` (it stores the end angles) or add retracted-angle and extended-angle to the board file"
                     ))
             }
             do {

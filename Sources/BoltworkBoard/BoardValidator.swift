@@ -71,3 +71,11 @@ enum BoardValidator {
         return result
     }
 }
+
+extension BoardFile {
+    /// Every GPIO line the file names, with the key that names it (`keypad.rows[0]`,
+    /// `motor.in1`, `bolt.retracted`), in file order.
+    public var namedLines: [(key: String, line: BoardLine)] {
+        BoardValidator.lines(of: self).map { (key: $0.0, line: $0.1) }
+    }
+}

@@ -12,6 +12,9 @@ public struct LockConfigFile: Sendable, Hashable {
     public var doorAjarSeconds = 120
     /// Milliseconds a bolt move may take before it counts as jammed.
     public var moveTimeoutMilliseconds = 3000
+    /// Whether the file sets `move-timeout-ms` itself (then a self-test calibration does not
+    /// change it).
+    public var moveTimeoutIsExplicit = false
     /// How often a failed lock is retried.
     public var lockRetries = 1
     /// Shortest code.
@@ -81,6 +84,7 @@ public struct LockConfigFile: Sendable, Hashable {
         set(&config.autoRelockSeconds, top["auto-relock-seconds"], "auto-relock-seconds", 0...86_400)
         set(&config.doorAjarSeconds, top["door-ajar-seconds"], "door-ajar-seconds", 0...86_400)
         set(&config.moveTimeoutMilliseconds, top["move-timeout-ms"], "move-timeout-ms", 200...60_000)
+        config.moveTimeoutIsExplicit = top["move-timeout-ms"] != nil
         set(&config.lockRetries, top["lock-retries"], "lock-retries", 0...5)
         if let pin = reader.mapping(
             top["pin"], "pin", allowed: ["min-length", "max-length", "entry-timeout-seconds"])

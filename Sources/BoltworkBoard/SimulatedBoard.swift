@@ -22,12 +22,46 @@ public final class SimulatedBoard: Sendable {
     public let battery: SimulatedBattery
     /// The simulated I2C buses by number.
     public let buses: [Int: SimulatedI2CBus]
+    /// The AS5600 on the bolt's spindle, when the board file uses one.
+    public let angleSensor: SimulatedAS5600?
+    /// The wiring faults seeded into this board.
+    public let faults: Faults
+
+    /// Wiring mistakes to build into a simulated board, so that the wiring self-test and other
+    /// diagnostics can be shown to find them.
+    public struct Faults: Sendable, Hashable {
+        /// IN1 and IN2 are swapped between the board and the H-bridge: the bolt moves the
+        /// other way from what the board file says.
+        public var swappedMotorInputs: Bool
+        /// Keys whose switch is broken: pressing them closes nothing (all keys of a row or
+        /// column: a dead row or column wire).
+        public var deadKeys: Set<Character>
+        /// The fuel gauge is not on its bus (unpowered, unsoldered, another address).
+        public var missingGauge: Bool
+
+        /// No faults, or the given ones.
+        public init(
+            swappedMotorInputs: Bool = false, deadKeys: Set<Character> = [], missingGauge: Bool = false
+        ) {
+            self.swappedMotorInputs = swappedMotorInputs
+            self.deadKeys = deadKeys
+            self.missingGauge = missingGauge
+        }
+    }
+
+    /// The raw angles the simulated AS5600 reads at the bolt's ends when the board file gives
+    /// none (an uncalibrated sensor, as a new build has).
+    public static let defaultAngles = (retracted: 1100, extended: 2300)
 
     /// Builds the simulated hardware for `board`. The board must keep the keypad, motor,
-    /// switches and door on one chip and use end switches (the simulator's mechanism).
-    public init(board: BoardFile, clock: any BoltClock, batteryPercent: Double = 80) throws(DeviceError) {
+    /// switches and door on one chip. The bolt sensor is end switches or an AS5600 (whose
+    /// magnet turns with the bolt). `faults` seeds wiring mistakes.
+    public init(
+        board: BoardFile, clock: any BoltClock, batteryPercent: Double = 80, faults: Faults = Faults()
+    ) throws(DeviceError) {
         self.board = board
         self.clock = clock
+        self.faults = faults
         let gpio = SimulatedGPIO(clock: clock)
         self.gpio = gpio
         // One simulated chip per chip the file names, with its lines in file order.
@@ -77,13 +111,19 @@ public final class SimulatedBoard: Sendable {
             throw DeviceError(
                 .configuration, device: "simulator", detail: "cannot wire the keypad", underlying: error)
         }
+        for key in faults.deadKeys { keypad.breakKey(key) }
 
-        guard case .switches(let retracted, let extended, let active, _) = board.bolt else {
-            throw DeviceError(
-                .configuration, device: "simulator", detail: "the simulator's mechanism uses end switches")
+        var retracted: BoardLine?
+        var extended: BoardLine?
+        var active = ActiveLevel.low
+        if case .switches(let retractedLine, let extendedLine, let level, _) = board.bolt {
+            retracted = retractedLine
+            extended = extendedLine
+            active = level
         }
-        let in1 = name(board.motor.in1) ?? ""
-        let in2 = name(board.motor.in2) ?? ""
+        // Swapped inputs: the bridge's IN1 pin is on the line the board file calls in2.
+        let in1 = name(faults.swappedMotorInputs ? board.motor.in2 : board.motor.in1) ?? ""
+        let in2 = name(faults.swappedMotorInputs ? board.motor.in1 : board.motor.in2) ?? ""
         let bridge: SimulatedBridgeWiring
         switch board.motor.driver {
         case .drv8833: bridge = .drv8833(in1: in1, in2: in2, sleep: name(board.motor.enable))
@@ -113,9 +153,25 @@ public final class SimulatedBoard: Sendable {
         }
 
         var buses: [Int: SimulatedI2CBus] = [:]
+        func bus(_ number: Int) -> SimulatedI2CBus {
+            if let existing = buses[number] { return existing }
+            let created = SimulatedI2CBus(name: "/dev/i2c-\(number)")
+            buses[number] = created
+            return created
+        }
+        if case .as5600(let number, let address, let retractedAngle, let extendedAngle) = board.bolt {
+            let sensor = SimulatedAS5600()
+            mechanism.attach(
+                sensor, retractedRaw: UInt16(retractedAngle ?? Self.defaultAngles.retracted),
+                extendedRaw: UInt16(extendedAngle ?? Self.defaultAngles.extended))
+            bus(number).attach(sensor, at: address)
+            angleSensor = sensor
+        } else {
+            angleSensor = nil
+        }
         if let gauge = board.gauge, let number = gauge.bus, let address = gauge.address {
-            let bus = SimulatedI2CBus(name: "/dev/i2c-\(number)")
-            switch gauge.kind {
+            let bus = bus(number)
+            switch faults.missingGauge ? nil : gauge.kind {
             case .max17048, .max17049:
                 let alertChip = gauge.alert.map { chips[$0.chip ?? board.defaultChip] } ?? nil
                 bus.attach(
@@ -125,26 +181,26 @@ public final class SimulatedBoard: Sendable {
                         alertLine: name(gauge.alert)), at: address)
             case .bq27441:
                 bus.attach(SimulatedBQ27441(battery: battery), at: address)
-            case .powerSupply:
+            case .powerSupply, nil:
                 break
             }
-            buses[number] = bus
         }
         self.buses = buses
     }
 
+    /// The simulated I2C bus `/dev/i2c-number`, as `BoardAssembly` asks for buses.
+    public func i2cBus(_ number: Int) throws(I2CError) -> any I2CBus {
+        guard let bus = buses[number] else {
+            throw I2CError(
+                .noSuchDevice, bus: "/dev/i2c-\(number)", detail: "the simulated board has no such bus")
+        }
+        return bus
+    }
+
     /// The real drivers over this simulated hardware.
     public func hardware(consumer: String = "boltd") throws(DeviceError) -> LockHardware {
-        let buses = self.buses
-        return try BoardAssembly.assemble(
-            board, gpio: gpio,
-            i2c: { number throws(I2CError) -> any I2CBus in
-                guard let bus = buses[number] else {
-                    throw I2CError(
-                        .noSuchDevice, bus: "/dev/i2c-\(number)",
-                        detail: "the simulated board has no such bus")
-                }
-                return bus
-            }, clock: clock, consumer: consumer)
+        try BoardAssembly.assemble(
+            board, gpio: gpio, i2c: { number throws(I2CError) in try self.i2cBus(number) }, clock: clock,
+            consumer: consumer)
     }
 }

@@ -42,7 +42,8 @@ public final class RunningLock: Sendable {
     /// The simulated board, when running on one.
     public let simulation: SimulatedBoard?
 
-    /// Builds the controller over `hardware` with the policy in `config`. `hashing` is the PIN
+    /// Builds the controller over `hardware` with the policy in `config`, its bolt move timeout
+    /// adjusted to the calibration in `store` (see ``BoltCalibration``). `hashing` is the PIN
     /// hash cost (the standard cost on a lock; a cheap one in tests and the scripted simulator).
     public init(
         hardware: LockHardware, store: any LockStore, wallClock: any WallClock, clock: any BoltClock,
@@ -52,6 +53,7 @@ public final class RunningLock: Sendable {
         self.hardware = hardware
         self.store = store
         self.simulation = simulation
+        let config = config.applying(try BoltCalibration.load(from: store))
         self.config = config
         self.clock = clock
         self.wallClock = wallClock

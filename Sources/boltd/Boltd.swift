@@ -20,7 +20,7 @@ struct Boltd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boltd",
         abstract: "The Boltwork lock controller daemon.",
-        subcommands: [Run.self, Init.self, Simulate.self],
+        subcommands: [Run.self, Init.self, Simulate.self, SelfTest.self],
         defaultSubcommand: Run.self)
 }
 
@@ -113,18 +113,20 @@ extension Boltd {
             let clock = SystemClock()
             let notifier = SystemdNotifier()
             let store = try SQLiteLockStore(path: state + "/boltwork.db")
+            let calibration = try BoltCalibration.load(from: store)
+            for problem in calibration.ignored { log("calibration: \(problem)") }
             var linux: LinuxGPIO?
             let hardware: LockHardware
             var simulation: SimulatedBoard?
             if simulated {
-                let sim = try SimulatedBoard(board: boardFile, clock: clock)
+                let sim = try SimulatedBoard(board: boardFile.applying(calibration), clock: clock)
                 simulation = sim
                 hardware = try sim.hardware()
             } else {
                 let gpio = LinuxGPIO(clock: clock)
                 linux = gpio
                 hardware = try BoardAssembly.assemble(
-                    boardFile, gpio: gpio,
+                    boardFile.applying(calibration), gpio: gpio,
                     i2c: { number throws(I2CError) in
                         try LinuxI2CBus(bus: number, retry: I2CRetryPolicy(attempts: 3))
                     },

@@ -31,6 +31,7 @@ import BoltworkHAL
 public final class SimulatedKeypad: Sendable {
     private struct State {
         var pressed: Set<Key> = []
+        var broken: Set<Key> = []
         var driven: [PinLevel?]
         var shorted = false
         var shortCircuits = 0
@@ -140,6 +141,15 @@ public final class SimulatedKeypad: Sendable {
         update()
     }
 
+    /// Breaks `key`'s switch (a cracked contact, a cut trace): pressing it closes nothing, while
+    /// the other keys on its row and column keep working. Break every key of a row or column to
+    /// model a dead row or column wire.
+    public func breakKey(_ key: Character) {
+        guard let position = position(of: key) else { return }
+        state.withLock { _ = $0.broken.insert(position) }
+        update()
+    }
+
     /// Releases every key now.
     public func releaseAll() {
         state.withLock { $0.pressed = [] }
@@ -214,18 +224,19 @@ public final class SimulatedKeypad: Sendable {
         let inactiveColumns = columnStates.map { $0 == .driving(activeLevel.inverted) }
         let changes = state.withLock { state -> [(UInt32, PinLevel?)] in
             let attached = state.observer != nil
+            let closed = state.pressed.subtracting(state.broken)
             let rowsActive: [Bool]
             var shorted = false
             if !attached {
                 rowsActive = Array(repeating: false, count: rowOffsets.count)
             } else if hasDiodes {
                 rowsActive = rowOffsets.indices.map { row in
-                    state.pressed.contains { $0.row == row && activeColumns[$0.column] }
+                    closed.contains { $0.row == row && activeColumns[$0.column] }
                 }
             } else {
                 // Nodes: rows 0..<R, then columns R..<R+C; each pressed key joins its row and column.
                 var groups = UnionFind(count: rowOffsets.count + columnOffsets.count)
-                for key in state.pressed { groups.union(key.row, rowOffsets.count + key.column) }
+                for key in closed { groups.union(key.row, rowOffsets.count + key.column) }
                 var active = Set<Int>()
                 var inactive = Set<Int>()
                 for column in columnOffsets.indices {

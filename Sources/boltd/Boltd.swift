@@ -114,7 +114,7 @@ extension Boltd {
             let notifier = SystemdNotifier()
             let store = try SQLiteLockStore(path: state + "/boltwork.db")
             let calibration = try BoltCalibration.load(from: store)
-            for problem in calibration.ignored { log("calibration: \(problem)") }
+            for problem in calibration.ignored { logger.warning("calibration: \(problem)") }
             var linux: LinuxGPIO?
             let hardware: LockHardware
             var simulation: SimulatedBoard?

@@ -109,7 +109,7 @@ extension Boltd {
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler {
                     test.abort()
-                    log("interrupted: the motor is stopped")
+                    FileHandle.standardError.write(Data("interrupted: the motor is stopped\n".utf8))
                     if finished.wait(timeout: .now() + .seconds(2)) == .timedOut { Glibc.exit(130) }
                 }
                 source.resume()

@@ -97,6 +97,18 @@ struct BoardFileTests {
         #expect(found.map(\.key) == ["keypad.column-settle-us"])
     }
 
+    @Test("the real-kernel tier's board and lock config for boltd load")
+    func kernelTierBoard() throws {
+        let directory = Self.boardsDirectory.deletingLastPathComponent()
+            .appendingPathComponent("scripts/kernel-tier/boards")
+        let board = try BoardFile.load(path: directory.appendingPathComponent("boltd.yaml").path)
+        #expect(board.defaultChip == .label("boltwork-sim"))
+        #expect(board.keypad.columnSettleMicroseconds == 10_000)
+        #expect(board.keypad.openDrainColumns)
+        let config = try LockConfigFile.load(path: directory.appendingPathComponent("boltd-lock.yaml").path)
+        #expect(config.autoRelockSeconds == 2)
+    }
+
     @Test("a line used twice names both uses, the file and the line number")
     func lineTwice() {
         let found = problems(valid.replacingOccurrences(of: "extended: BE", with: "extended: IN1"))

@@ -152,7 +152,9 @@ let package = Package(
         // (scripts/kernel-tier); not part of `swift test`.
         .executableTarget(
             name: "boltwork-kernel-tests",
-            dependencies: ["BoltworkHAL", "BoltworkLinux", "BoltworkDrivers"],
+            dependencies: [
+                "BoltworkHAL", "BoltworkLinux", "BoltworkDrivers", "BoltworkLock", "BoltworkControl",
+            ],
             path: "Tests/KernelTier"),
         .testTarget(name: "BoltworkHALTests", dependencies: ["BoltworkHAL", "BoltworkSimulation"]),
         .testTarget(name: "BoltworkLinuxTests", dependencies: ["BoltworkLinux", "BoltworkSimulation"]),

@@ -112,6 +112,7 @@ public enum BoardAssembly {
                 backend: matrix, keyMap: board.keypad.keys, clock: clock,
                 options: MatrixKeypad.Options(
                     debounce: .milliseconds(board.keypad.debounceMilliseconds),
+                    columnSettleDelay: .microseconds(board.keypad.columnSettleMicroseconds),
                     hasDiodes: board.keypad.hasDiodes))
         } catch {
             throw fail(error)

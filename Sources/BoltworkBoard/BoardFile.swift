@@ -74,6 +74,9 @@ public struct KeypadWiring: Sendable, Hashable {
     public var openDrainColumns: Bool
     /// Debounce after a row edge, in milliseconds.
     public var debounceMilliseconds: Int
+    /// Wait between driving a column and reading the rows, in microseconds (the device tree's
+    /// `col-scan-delay-us`): for long cables or filtered lines that need time to settle.
+    public var columnSettleMicroseconds: Int = 0
 }
 
 /// Supported H-bridge drivers.

@@ -257,7 +257,10 @@ final class BoardReader {
         guard
             let fields = mapping(
                 node, "keypad",
-                allowed: ["rows", "columns", "keys", "active", "diodes", "columns-mode", "debounce-ms"])
+                allowed: [
+                    "rows", "columns", "keys", "active", "diodes", "columns-mode", "debounce-ms",
+                    "column-settle-us",
+                ])
         else { return nil }
         let rows = require(lines(fields["rows"], "keypad.rows"), node, "keypad.rows", "list the row lines")
         let columns = require(
@@ -304,7 +307,9 @@ final class BoardReader {
             active: level(fields["active"], "keypad.active") ?? .low,
             hasDiodes: bool(fields["diodes"], "keypad.diodes") ?? false,
             openDrainColumns: mode == "open-drain",
-            debounceMilliseconds: int(fields["debounce-ms"], "keypad.debounce-ms", range: 0...200) ?? 5)
+            debounceMilliseconds: int(fields["debounce-ms"], "keypad.debounce-ms", range: 0...200) ?? 5,
+            columnSettleMicroseconds: int(
+                fields["column-settle-us"], "keypad.column-settle-us", range: 0...100_000) ?? 0)
     }
 
     func motor(_ node: Node?) -> MotorWiring? {

@@ -78,10 +78,35 @@ struct BoardFileTests {
         let board = try BoardFile.parse(valid, file: "test.yaml")
         #expect(board.keypad.keys.map { String($0) } == ["123", "456", "789", "*0#"])
         #expect(board.keypad.debounceMilliseconds == 5)
+        #expect(board.keypad.columnSettleMicroseconds == 0)
         #expect(board.keypad.openDrainColumns)
         #expect(board.motor.forwardExtends)
         #expect(board.motor.maxRunMilliseconds == 8000)
         #expect(board.door == nil)
+    }
+
+    @Test("the column settle time is read in microseconds; a value out of range names the key")
+    func columnSettle() throws {
+        let keypad = "  columns: [C0, C1, C2]"
+        let board = try BoardFile.parse(
+            valid.replacingOccurrences(of: keypad, with: keypad + "\n  column-settle-us: 250"),
+            file: "test.yaml")
+        #expect(board.keypad.columnSettleMicroseconds == 250)
+        let found = problems(
+            valid.replacingOccurrences(of: keypad, with: keypad + "\n  column-settle-us: -1"))
+        #expect(found.map(\.key) == ["keypad.column-settle-us"])
+    }
+
+    @Test("the real-kernel tier's board and lock config for boltd load")
+    func kernelTierBoard() throws {
+        let directory = Self.boardsDirectory.deletingLastPathComponent()
+            .appendingPathComponent("scripts/kernel-tier/boards")
+        let board = try BoardFile.load(path: directory.appendingPathComponent("boltd.yaml").path)
+        #expect(board.defaultChip == .label("boltwork-sim"))
+        #expect(board.keypad.columnSettleMicroseconds == 10_000)
+        #expect(board.keypad.openDrainColumns)
+        let config = try LockConfigFile.load(path: directory.appendingPathComponent("boltd-lock.yaml").path)
+        #expect(config.autoRelockSeconds == 2)
     }
 
     @Test("a line used twice names both uses, the file and the line number")

@@ -1,7 +1,12 @@
 // boltwork-kernel-tests: runs inside the real-kernel tier's qemu guest (scripts/kernel-tier)
 // against gpio-sim and i2c-stub, exercising the Linux backends through the real kernel
-// interfaces. Prints one line per check and "N passed, N failed" last; exits non-zero on any
-// failure. Edge waits are waits for kernel events with a generous limit, not timing.
+// interfaces, then the keypad, motor and bolt drivers and boltd against the hardware model (a
+// second process of this binary: `boltwork-kernel-tests model`, see HardwareModel.swift).
+// Prints one line per check (PASS, FAIL or SKIP) and "N passed, N failed, N skipped" last;
+// exits non-zero on any failure. Waits are waits for kernel events or for another process,
+// each with a generous limit, never timing assertions.
+//
+//   boltwork-kernel-tests [--only TEXT]... [--boltd PATH --boltd-board FILE --boltd-config FILE]
 import BoltworkDrivers
 import BoltworkHAL
 import BoltworkLinux
@@ -11,34 +16,32 @@ import Dispatch
     import Glibc
 #endif
 
+if CommandLine.arguments.dropFirst().first == "model" {
+    exit(runHardwareModel(Array(CommandLine.arguments.dropFirst(2))))
+}
+
 let environment = ProcessInfoLite()
-var passed = 0
-var failed = 0
-
-@MainActor func check(_ name: String, _ body: () throws -> Void) {
-    do {
-        try body()
-        passed += 1
-        print("PASS \(name)")
-    } catch {
-        failed += 1
-        print("FAIL \(name): \(error)")
-    }
-}
-
-struct CheckFailure: Error, CustomStringConvertible {
-    let description: String
-}
-
-func expect(_ condition: Bool, _ message: @autoclosure () throws -> String) throws {
-    if !condition { throw CheckFailure(description: try message()) }
-}
-
-/// Environment variables exported by the guest harness.
-struct ProcessInfoLite {
-    func value(_ name: String) -> String? {
-        guard let raw = getenv(name) else { return nil }
-        return String(cString: raw)
+var boltdPath: String?
+var boltdBoard: String?
+var boltdConfig: String?
+do {
+    var arguments = CommandLine.arguments.dropFirst()
+    while let option = arguments.popFirst() {
+        guard let value = arguments.popFirst() else {
+            print("option \(option) needs a value")
+            exit(2)
+        }
+        switch option {
+        case "--only": Report.only.append(value)
+        case "--boltd": boltdPath = value
+        case "--boltd-board": boltdBoard = value
+        case "--boltd-config": boltdConfig = value
+        default:
+            print(
+                "usage: boltwork-kernel-tests [--only TEXT]... [--boltd PATH --boltd-board FILE --boltd-config FILE]"
+            )
+            exit(2)
+        }
     }
 }
 
@@ -51,34 +54,6 @@ let i2cBus = environment.value("BOLTWORK_I2C_BUS") ?? "/dev/i2c-0"
 
 /// gpio-sim's per-line attribute file.
 func simFile(_ offset: UInt32, _ attribute: String) -> String { "\(sysfs)/sim_gpio\(offset)/\(attribute)" }
-
-func readFile(_ path: String) throws -> String {
-    guard let file = fopen(path, "r") else {
-        throw CheckFailure(description: "cannot read \(path): errno \(errno)")
-    }
-    defer { fclose(file) }
-    var buffer = [CChar](repeating: 0, count: 64)
-    guard fgets(&buffer, Int32(buffer.count), file) != nil else { return "" }
-    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-    return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n")
-}
-
-func writeFile(_ path: String, _ text: String) throws {
-    guard let file = fopen(path, "w") else {
-        throw CheckFailure(description: "cannot write \(path): errno \(errno)")
-    }
-    defer { fclose(file) }
-    guard fputs(text, file) >= 0 else { throw CheckFailure(description: "write to \(path) failed") }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var result = Substring(self)
-        while let first = result.first, set.contains(first) { result = result.dropFirst() }
-        while let last = result.last, set.contains(last) { result = result.dropLast() }
-        return String(result)
-    }
-}
 
 /// Collects edge events and lets the main thread wait for them.
 final class EventSink: Sendable {
@@ -125,7 +100,7 @@ do {
     chip = try gpio.openChip(.path(chipPath))
 } catch {
     print("FAIL cannot open \(chipPath): \(error)")
-    print("0 passed, 1 failed")
+    print("0 passed, 1 failed, 0 skipped")
     exit(1)
 }
 
@@ -330,7 +305,15 @@ check("a gauge at an address nobody answers is a hardware error naming the bus a
     }
 }
 
+runKeypadChecks(gpio: gpio, chip: chip, clock: clock)
+runBoltChecks(chip: chip, clock: clock)
+if let boltdPath, let boltdBoard, let boltdConfig {
+    runBoltdChecks(BoltdSetup(boltd: boltdPath, board: boltdBoard, config: boltdConfig))
+} else {
+    runBoltdChecks(nil)
+}
+
 gpio.shutdown()
 clock.shutdown()
-print("\(passed) passed, \(failed) failed")
-exit(failed == 0 ? 0 : 1)
+print("\(Report.passed) passed, \(Report.failed) failed, \(Report.skipped) skipped")
+exit(Report.failed == 0 && Report.passed > 0 ? 0 : 1)

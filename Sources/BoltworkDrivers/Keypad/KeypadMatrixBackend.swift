@@ -5,7 +5,7 @@ import BoltworkHAL
 ///
 /// Columns are "active" when they drive the level that a closed key passes to its row; rows are
 /// "active" when a closed key connects them to an active column. Polarity, pulls and drive modes
-/// are the backend's business. ``GPIOKeypadMatrix`` implements it on two GPIO line requests; a
+/// are the backend's business. ``GPIOKeypadMatrix`` implements it on GPIO line requests; a
 /// port-expander keypad implements the same protocol over I2C and reuses the scanning, debounce,
 /// ghost and stuck-key logic unchanged.
 ///
@@ -106,15 +106,19 @@ public final class GPIOKeypadMatrix: KeypadMatrixBackend {
     public let wiring: Wiring
     /// The rows request (one line per row, in row order).
     public let rows: any GPIOLineRequest
-    /// The columns request (one line per column, in column order).
-    public let columns: any GPIOLineRequest
+    /// The column requests, in column order: one request holding every column, or, for
+    /// ``InactiveColumns/inputs`` wiring requested from a chip, one request per column (libgpiod
+    /// 1.6 can only reconfigure the lines of one request together, to the same settings).
+    public let columnRequests: [any GPIOLineRequest]
+    /// For each column, its request in ``columnRequests`` and its index in that request.
+    private let columnPlaces: [(request: Int, index: Int)]
     private let ownsRequests: Bool
     private let state = Protected(State())
 
     /// Number of rows.
     public var rowCount: Int { rows.offsets.count }
     /// Number of columns.
-    public var columnCount: Int { columns.offsets.count }
+    public var columnCount: Int { columnPlaces.count }
 
     /// Borrows two requests made by the caller with ``Wiring/rowSettings`` and
     /// ``Wiring/columnSettings(active:)``. The caller keeps ownership and releases them.
@@ -122,7 +126,7 @@ public final class GPIOKeypadMatrix: KeypadMatrixBackend {
         rows: any GPIOLineRequest, columns: any GPIOLineRequest, wiring: Wiring = Wiring(),
         name: String = "keypad"
     ) {
-        self.init(rows: rows, columns: columns, wiring: wiring, name: name, owns: false)
+        self.init(rows: rows, columnRequests: [columns], wiring: wiring, name: name, owns: false)
     }
 
     /// Requests the row and column lines on `chip` with the right settings (columns start
@@ -147,26 +151,39 @@ public final class GPIOKeypadMatrix: KeypadMatrixBackend {
                 .hardware, device: name,
                 detail: "cannot request the keypad rows \(rowLines.map(\.description))", underlying: error)
         }
-        let columnRequest: any GPIOLineRequest
-        do {
-            columnRequest = try chip.requestLines(
-                columnLines.map { LineConfig($0, wiring.columnSettings(active: true)) }, consumer: consumer)
-        } catch {
-            rowRequest.release()
-            throw DeviceError(
-                .hardware, device: name,
-                detail: "cannot request the keypad columns \(columnLines.map(\.description))",
-                underlying: error)
+        // Columns switched between output and input are requested one per column, so each can
+        // be reconfigured on its own with either libgpiod major.
+        let groups: [[GPIOLineID]] =
+            wiring.inactiveColumns == .inputs ? columnLines.map { [$0] } : [columnLines]
+        var columnRequests: [any GPIOLineRequest] = []
+        for group in groups {
+            do {
+                columnRequests.append(
+                    try chip.requestLines(
+                        group.map { LineConfig($0, wiring.columnSettings(active: true)) }, consumer: consumer)
+                )
+            } catch {
+                for request in columnRequests { request.release() }
+                rowRequest.release()
+                throw DeviceError(
+                    .hardware, device: name,
+                    detail: "cannot request the keypad columns \(group.map(\.description))",
+                    underlying: error)
+            }
         }
-        self.init(rows: rowRequest, columns: columnRequest, wiring: wiring, name: name, owns: true)
+        self.init(rows: rowRequest, columnRequests: columnRequests, wiring: wiring, name: name, owns: true)
         state.withLock { $0.columns = Array(repeating: true, count: columnLines.count) }
     }
 
     private init(
-        rows: any GPIOLineRequest, columns: any GPIOLineRequest, wiring: Wiring, name: String, owns: Bool
+        rows: any GPIOLineRequest, columnRequests: [any GPIOLineRequest], wiring: Wiring, name: String,
+        owns: Bool
     ) {
         self.rows = rows
-        self.columns = columns
+        self.columnRequests = columnRequests
+        self.columnPlaces = columnRequests.indices.flatMap { request in
+            columnRequests[request].offsets.indices.map { (request: request, index: $0) }
+        }
         self.wiring = wiring
         self.name = name
         self.ownsRequests = owns
@@ -241,7 +258,7 @@ public final class GPIOKeypadMatrix: KeypadMatrixBackend {
         rows.setEdgeHandler(nil)
         if ownsRequests {
             rows.release()
-            columns.release()
+            for request in columnRequests { request.release() }
         }
     }
 
@@ -249,19 +266,28 @@ public final class GPIOKeypadMatrix: KeypadMatrixBackend {
         let current = state.withLock { $0.columns }
         let changed = target.indices.filter { current?[$0] != target[$0] }
         guard !changed.isEmpty else { return }
-        do {
-            switch wiring.inactiveColumns {
-            case .released:
-                try columns.setValues(changed.map { LineValue(target[$0]) }, at: changed)
-            case .inputs:
-                try columns.reconfigure(target.map { wiring.columnSettings(active: $0) })
+        for (requestIndex, request) in columnRequests.enumerated() {
+            let mine = changed.filter { columnPlaces[$0].request == requestIndex }
+            guard !mine.isEmpty else { continue }
+            do {
+                switch wiring.inactiveColumns {
+                case .released:
+                    try request.setValues(
+                        mine.map { LineValue(target[$0]) }, at: mine.map { columnPlaces[$0].index })
+                case .inputs:
+                    let columnsOfRequest = columnPlaces.indices.filter {
+                        columnPlaces[$0].request == requestIndex
+                    }
+                    try request.reconfigure(
+                        columnsOfRequest.map { wiring.columnSettings(active: target[$0]) })
+                }
+            } catch {
+                state.withLock { $0.columns = nil }
+                throw DeviceError(
+                    .hardware, device: name, detail: "cannot \(what) (column lines \(request.offsets))",
+                    underlying: error)
             }
-            state.withLock { $0.columns = target }
-        } catch {
-            state.withLock { $0.columns = nil }
-            throw DeviceError(
-                .hardware, device: name, detail: "cannot \(what) (column lines \(columns.offsets))",
-                underlying: error)
         }
+        state.withLock { $0.columns = target }
     }
 }

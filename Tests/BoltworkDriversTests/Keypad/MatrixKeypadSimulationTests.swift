@@ -225,6 +225,24 @@ struct MatrixKeypadSimulationTests {
         #expect(!chip.hasRequestedLines)
     }
 
+    @Test(
+        "columns switched to inputs are requested one per column, so each is reconfigured alone",
+        arguments: [GPIOKeypadMatrix.InactiveColumns.released, .inputs])
+    func columnRequests(mode: GPIOKeypadMatrix.InactiveColumns) throws {
+        let rig = try KeypadRig(wiring: .init(activeLevel: .low, inactiveColumns: mode))
+        defer { rig.backend.release() }
+        // libgpiod 1.6 reconfigures all the lines of one request together, to one setting.
+        #expect(rig.backend.columnRequests.count == (mode == .inputs ? 3 : 1))
+        #expect(rig.backend.columnRequests.allSatisfy { mode == .released || $0.offsets.count == 1 })
+        rig.matrix.tap("5")
+        rig.clock.advance(by: .seconds(1))
+        rig.matrix.tap("9")
+        rig.clock.advance(by: .seconds(1))
+        #expect(rig.log == ["p5", "r5", "p9", "r9"])
+        rig.backend.release()
+        #expect(!rig.chip.hasRequestedLines, "release frees every column request")
+    }
+
     @Test("a key map that does not match the matrix is a configuration error")
     func configuration() throws {
         let rig = try KeypadRig()

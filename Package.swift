@@ -74,7 +74,7 @@ let package = Package(
             name: "BoltworkDaemon",
             dependencies: [
                 "BoltworkHAL", "BoltworkDrivers", "BoltworkSimulation", "BoltworkLock", "BoltworkBoard",
-                "BoltworkControl",
+                "BoltworkControl", "BoltworkStore",
             ]),
 
         // MARK: Executables.

@@ -36,7 +36,8 @@ import Foundation
 //                                           passage)
 //     users.list                          → users [user]
 //     users.show   user                   → user
-//     users.add    name, role, kind, expiresAfterMinutes?, schedules? [text], code?  → user
+//     users.add    name, role?, kind?, expiresAfter? (span, for kind expiring), schedules? [text],
+//                  code?                  → user
 //     users.enable | users.disable | users.remove   user   → user (remove: removed)
 //     code.set     user, code             → user      code.clear  user  → user
 //     schedule.add user, schedules [text] → user      schedule.clear  user  → user
@@ -44,16 +45,18 @@ import Foundation
 //                                           retryAfterSeconds, keypadDisabled, threshold,
 //                                           keypadDisableThreshold
 //     lockout.reset                       → the same, after the reset
-//     log          since?, until?, user?, kinds? [category or action], limit?, follow?
-//                                         → records [record]; with follow, then event lines
-//     export       format (jsonl | csv), afterSequence?, limit?, and log's filters
-//                                         → format, text, records, lastSequence, more
+//     log          since?, until?, user?, kinds? [category or action], limit? (20; 0: all),
+//                  follow?                → records [record], following; with follow, then events
+//     export       format (jsonl | csv), afterSequence?, limit? (at most 1000 a page), and log's
+//                  filters                → format, text, records, lastSequence, more (ask again
+//                                           with afterSequence = lastSequence while more)
 //     verify                              → intact, records, sequence?, reason?
 //     battery                             → present, percent, millivolts, level, gaugeFault,
 //                                           thresholds {low, critical, reserve, reserveMillivolts}
 //
-// A user is {id, name, role, kind, expiresAfterMinutes?, enabled, hasCode, codeLength?,
-// schedules [{text, type, ...}], createdAt, firstUsedAt?, lastUsedAt?, useCount, lastTestedAt?}.
+// A user is {id, name, role, kind, expiresAfterMinutes?, expiresAt?, enabled, hasCode,
+// schedules [{text, type: weekly, days, startMinute, endMinute | type: dates, from, until}],
+// createdAt, firstUsedAt?, lastUsedAt?, useCount, lastTestedAt?}.
 // A record is {sequence, time, action, category, source?, userID?, userName?, detail, text}.
 // Times are ISO 8601. `since`/`until` take an ISO 8601 date or time (in the lock's time zone
 // when it has none) or a span back from now (`90s`, `30m`, `24h`, `7d`). Schedule texts:
@@ -61,7 +64,8 @@ import Foundation
 // (whole days, in the lock's time zone), `2026-12-01T14:00..2026-12-03T11:00`.
 //
 // Error codes: unknown-command, bad-arguments, bad-request, unknown-user, ambiguous-user,
-// not-permitted, duplicate-code, invalid-code-format, invalid-setting, store-unavailable,
+// duplicate-user, not-permitted, duplicate-code, invalid-code-format, invalid-setting,
+// already-initialized, store-unavailable,
 // internal, move-failed, and the lock's refusals (invalid-code, locked-out, refused-by-mode,
 // door-open, insufficient-battery, user-disabled, outside-schedule, no-admin-code).
 //

@@ -187,6 +187,26 @@ extension ControlCommand {
     }
 }
 
+/// `message` with any digits-only argument it quotes replaced, and a hint: a code typed on the
+/// command line is not echoed back (it is already in the shell's history; say so once).
+func redactingCodes(_ message: String) -> String {
+    var redacted = ""
+    var found = false
+    let parts = message.split(separator: "'", omittingEmptySubsequences: false)
+    for (index, part) in parts.enumerated() {
+        let quoted = index % 2 == 1 && index < parts.count - 1
+        if quoted, !part.isEmpty, part.allSatisfy(\.isNumber) {
+            redacted += "'…'"
+            found = true
+        } else {
+            redacted += quoted ? "'\(part)'" : String(part)
+        }
+    }
+    guard found else { return message }
+    return redacted
+        + "\nCodes are never given on the command line: let boltctl ask for them (no echo) or use --stdin."
+}
+
 @main
 enum BoltctlMain {
     static func main() {
@@ -205,7 +225,16 @@ enum BoltctlMain {
         } catch {
             let code = Boltctl.exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((Boltctl.fullMessage(for: error) + "\n").utf8))
+                let message = redactingCodes(Boltctl.fullMessage(for: error))
+                if CommandLine.arguments.contains("--json") {
+                    let summary = message.split(separator: "\n").first.map(String.init) ?? message
+                    print(
+                        JSONValue.object([
+                            "ok": .bool(false),
+                            "error": .object(["code": .string("bad-arguments"), "message": .string(summary)]),
+                        ]).description)
+                }
+                FileHandle.standardError.write(Data((message + "\n").utf8))
                 exit(ExitStatus.usage.rawValue)
             }
             Boltctl.exit(withError: error)

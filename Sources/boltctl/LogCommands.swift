@@ -87,7 +87,7 @@ struct LogShow: ControlCommand {
 
     /// Writes one record at once (unbuffered, so a pipe sees it as it comes).
     private func emit(_ record: JSONValue) {
-        let line = global.json ? record.description : Output.recordRow(record).joined(separator: "  ")
+        let line = global.json ? record.description : Output.streamRow(record)
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 }

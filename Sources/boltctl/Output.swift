@@ -53,6 +53,17 @@ enum Output {
         ]
     }
 
+    /// One audit record as a line with fixed column widths (for a followed log, whose widths
+    /// cannot be known in advance).
+    static func streamRow(_ record: JSONValue) -> String {
+        let widths = [6, 19, 18, 8, 12]
+        let cells = recordRow(record)
+        return zip(cells, widths + [0]).map { cell, width in
+            width == 0 || cell.count >= width
+                ? cell : cell.padding(toLength: width, withPad: " ", startingAt: 0)
+        }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+    }
+
     /// The header of ``recordRow(_:)``.
     static let recordHeader = ["SEQ", "TIME", "ACTION", "SOURCE", "USER", "DETAIL"]
 
@@ -61,7 +72,8 @@ enum Output {
 
     /// A number without a needless `.0`.
     static func number(_ value: Double?) -> String {
-        guard let value else { return "" }
+        guard let raw = value else { return "" }
+        let value = (raw * 10).rounded() / 10
         return value.rounded() == value ? String(Int(value)) : String(format: "%.1f", value)
     }
 }

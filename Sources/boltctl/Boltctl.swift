@@ -21,11 +21,10 @@ struct Boltctl: ParsableCommand {
 
             EXIT STATUS
               0  done
-              1  the lock refused or failed; the reason code is printed (locked-out, jammed, ...)
+              1  refused or failed by the lock (the reason code is printed)
               2  usage: a bad option or argument
               3  boltd is not running (no socket, or nothing listening on it)
-              4  permission denied on the control socket: join its group \
-            (sudo usermod -aG boltwork $USER, then log in again)
+              4  permission denied on the socket: sudo usermod -aG boltwork $USER
               5  protocol or internal error
             """,
         subcommands: [

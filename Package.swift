@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "BoltworkControl", targets: ["BoltworkControl"]),
         .executable(name: "boltwork-probe", targets: ["boltwork-probe"]),
         .executable(name: "boltd", targets: ["boltd"]),
+        .executable(name: "boltctl", targets: ["boltctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -76,7 +77,7 @@ let package = Package(
             name: "BoltworkDaemon",
             dependencies: [
                 "BoltworkHAL", "BoltworkDrivers", "BoltworkSimulation", "BoltworkLock", "BoltworkBoard",
-                "BoltworkControl", .product(name: "Logging", package: "swift-log"),
+                "BoltworkControl", "BoltworkStore", .product(name: "Logging", package: "swift-log"),
             ]),
 
         // MARK: Executables.
@@ -88,6 +89,12 @@ let package = Package(
                 "BoltworkControl",
                 "BoltworkDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The admin CLI: talks to a running boltd over its control socket.
+        .executableTarget(
+            name: "boltctl",
+            dependencies: [
+                "BoltworkControl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
         .executableTarget(
@@ -178,6 +185,14 @@ let package = Package(
             dependencies: [
                 "BoltworkDaemon", "BoltworkBoard", "BoltworkLock", "BoltworkSimulation", "BoltworkStore",
                 "BoltworkHAL", .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The control handler against a simulated lock, and boltctl end to end against a real
+        // boltd process (depending on the executables makes SwiftPM build them for the tests).
+        .testTarget(
+            name: "BoltctlTests",
+            dependencies: [
+                "BoltworkControl", "BoltworkDaemon", "BoltworkLock", "BoltworkBoard", "BoltworkSimulation",
+                "BoltworkStore", "boltd", "boltctl",
             ]),
         .testTarget(
             name: "BoltworkBoardTests",

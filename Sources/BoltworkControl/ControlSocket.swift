@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -23,20 +24,42 @@ public struct ControlSocketError: Error, Sendable, CustomStringConvertible {
 /// The daemon's end of the control socket: a Unix stream socket with file-permission access
 /// control (mode 0660, owned by a configurable group). One thread accepts connections and one
 /// thread per connection reads requests; each request is answered by the handler before the
-/// next is read.
+/// next is read. A handler given the connection's ``ControlSession`` may push event lines on it
+/// after the response (subscriptions).
 public final class ControlServer: Sendable {
     /// The handler: the request and who sent it, to the response.
     public typealias Handler = @Sendable (ControlRequest, ControlPeer) -> ControlResponse
+    /// A handler that sees the connection: the request and its session, to the response.
+    public typealias SessionHandler = @Sendable (ControlRequest, ControlSession) -> ControlResponse
+
+    /// How long a write to a client may block before the client is dropped (a client that stops
+    /// reading must not hold up the daemon).
+    public static let sendTimeoutSeconds = 10
 
     /// The socket's path.
     public let path: String
     private let listener: Int32
-    private let handler: Handler
+    private let handler: SessionHandler
     private let state = ServerState()
 
     /// Binds `path` (replacing a stale socket, never another kind of file), sets its mode to
     /// `mode` and its group to `group` (when given), and starts accepting.
-    public init(path: String, group: String? = nil, mode: mode_t = 0o660, handler: @escaping Handler)
+    public convenience init(
+        path: String, group: String? = nil, mode: mode_t = 0o660, handler: @escaping Handler
+    ) throws(ControlSocketError) {
+        try self.init(binding: path, group: group, mode: mode) { request, session in
+            handler(request, session.peer)
+        }
+    }
+
+    /// A server whose handler sees each connection's session (to push events on subscriptions).
+    public static func withSessions(
+        path: String, group: String? = nil, mode: mode_t = 0o660, handler: @escaping SessionHandler
+    ) throws(ControlSocketError) -> ControlServer {
+        try ControlServer(binding: path, group: group, mode: mode, handler: handler)
+    }
+
+    private init(binding path: String, group: String?, mode: mode_t, handler: @escaping SessionHandler)
         throws(ControlSocketError)
     {
         self.path = path
@@ -107,6 +130,9 @@ public final class ControlServer: Sendable {
                 return
             }
             _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+            var timeout = timeval(tv_sec: Self.sendTimeoutSeconds, tv_usec: 0)
+            _ = setsockopt(
+                connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             state.add(connection)
             let server = self
             let thread = Thread { server.serve(connection) }
@@ -116,24 +142,24 @@ public final class ControlServer: Sendable {
     }
 
     private func serve(_ connection: Int32) {
+        let session = ControlSession(peer: Self.peer(of: connection), descriptor: connection)
         defer {
             state.remove(connection)
+            session.close()
             Glibc.close(connection)
         }
-        let peer = Self.peer(of: connection)
         var reader = LineReader(descriptor: connection)
         while let line = reader.next() {
+            session.beginRequest()
             let response: ControlResponse
             do {
                 let request = try ControlCoding.decoder.decode(ControlRequest.self, from: line)
-                response = handler(request, peer)
+                response = handler(request, session)
             } catch {
                 response = .failure(
                     -1, ControlFailure(code: "bad-request", message: "not a request: \(error)"))
             }
-            guard let data = try? ControlCoding.line(response), Self.writeAll(connection, data) else {
-                return
-            }
+            guard let data = try? ControlCoding.line(response), session.respond(data) else { return }
         }
     }
 
@@ -227,6 +253,101 @@ private final class ServerState: @unchecked Sendable {
     }
 }
 
+/// One client connection as a handler sees it: who is on the other end, and a way to push event
+/// lines after the response (a subscription such as `log` with `follow`). Event lines pushed
+/// while a request is being handled wait until its response is written, so a client always
+/// reads the response first. After the connection closes, pushes return false and the cleanups
+/// given to ``onClose(_:)`` have run.
+public final class ControlSession: Sendable {
+    private struct State {
+        var closed = false
+        var responding = false
+        var pending: [Data] = []
+        var cleanups: [@Sendable () -> Void] = []
+    }
+
+    /// Who is on the other end (from `SO_PEERCRED`).
+    public let peer: ControlPeer
+    private let descriptor: Int32
+    private let state = Mutex(State())
+
+    init(peer: ControlPeer, descriptor: Int32) {
+        self.peer = peer
+        self.descriptor = descriptor
+    }
+
+    /// Whether the connection has closed.
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Sends `event` to the client (after the response being prepared, if any). Returns false
+    /// when the connection is closed or the client stopped reading; the connection is then
+    /// shut down.
+    @discardableResult
+    public func push(_ event: ControlEvent) -> Bool {
+        guard let data = try? ControlCoding.line(event) else { return false }
+        let written = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            if state.responding {
+                state.pending.append(data)
+                return true
+            }
+            return ControlServer.writeAll(descriptor, data)
+        }
+        if !written { shutdown(descriptor, Int32(SHUT_RDWR)) }
+        return written
+    }
+
+    /// Runs `cleanup` once when the connection closes (at once if it already has).
+    public func onClose(_ cleanup: @escaping @Sendable () -> Void) {
+        let closed = state.withLock { state -> Bool in
+            if !state.closed { state.cleanups.append(cleanup) }
+            return state.closed
+        }
+        if closed { cleanup() }
+    }
+
+    func beginRequest() {
+        state.withLock { $0.responding = true }
+    }
+
+    /// Writes the response, then any events pushed while it was prepared.
+    func respond(_ response: Data) -> Bool {
+        state.withLock { state -> Bool in
+            defer {
+                state.responding = false
+                state.pending = []
+            }
+            guard !state.closed, ControlServer.writeAll(descriptor, response) else { return false }
+            for event in state.pending where !ControlServer.writeAll(descriptor, event) { return false }
+            return true
+        }
+    }
+
+    func close() {
+        let cleanups = state.withLock { state -> [@Sendable () -> Void] in
+            state.closed = true
+            defer { state.cleanups = [] }
+            return state.cleanups
+        }
+        for cleanup in cleanups { cleanup() }
+    }
+}
+
+extension ControlPeer {
+    /// The peer's account name (`uid 1234` when it has none), for the audit log.
+    public var accountName: String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil,
+            let name = entry.pw_name
+        else {
+            return "uid \(uid)"
+        }
+        return String(cString: name)
+    }
+}
+
 /// Reads '\n'-terminated lines from a descriptor (at most 1 MiB per line).
 struct LineReader {
     let descriptor: Int32
@@ -260,8 +381,9 @@ public final class ControlClient {
     private var nextID = 1
 
     /// Connects to the daemon at `path`. The errors say what to do: start the daemon, or join
-    /// the socket's group.
-    public init(path: String) throws(ControlSocketError) {
+    /// the socket's group. With `receiveTimeout`, waiting longer than that for a line counts as
+    /// a lost connection (for tests and health checks; never for following the log).
+    public init(path: String, receiveTimeout: Duration? = nil) throws(ControlSocketError) {
         let (fd, connected) = try ControlServer.socket(at: path) { fd, address, length in
             connect(fd, address, length)
         }
@@ -271,7 +393,7 @@ public final class ControlClient {
             switch code {
             case ENOENT, ECONNREFUSED:
                 throw ControlSocketError(
-                    "boltd is not running (nothing is listening on \(path)): start it with `sudo systemctl start boltd`, or `swift run boltd --simulated` to try the simulator",
+                    "boltd is not running (nothing is listening on \(path)): start it with `sudo systemctl start boltd`, or `boltd run --simulated` to try the simulator",
                     errno: code)
             case EACCES, EPERM:
                 var info = stat()
@@ -287,6 +409,11 @@ public final class ControlClient {
                 throw ControlSocketError(
                     "cannot connect to \(path): \(String(cString: strerror(code)))", errno: code)
             }
+        }
+        if let receiveTimeout {
+            let (seconds, attoseconds) = receiveTimeout.components
+            var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         }
         descriptor = fd
         reader = LineReader(descriptor: fd)
@@ -312,6 +439,17 @@ public final class ControlClient {
             return try ControlCoding.decoder.decode(ControlResponse.self, from: line)
         } catch {
             throw ControlSocketError("boltd sent an answer that is not a response: \(error)")
+        }
+    }
+
+    /// Waits for the next event line of a subscription; nil when the daemon closed the
+    /// connection (it stopped).
+    public func nextEvent() throws(ControlSocketError) -> ControlEvent? {
+        guard let line = reader.next() else { return nil }
+        do {
+            return try ControlCoding.decoder.decode(ControlEvent.self, from: line)
+        } catch {
+            throw ControlSocketError("boltd sent a line that is not an event: \(error)")
         }
     }
 }

@@ -41,6 +41,8 @@ public final class RunningLock: Sendable {
     public let store: any LockStore
     /// The simulated board, when running on one.
     public let simulation: SimulatedBoard?
+    /// Pokes control-socket followers of the audit log after each commit.
+    public let feed = AuditFeed()
 
     /// Builds the controller over `hardware` with the policy in `config`, its bolt move timeout
     /// adjusted to the calibration in `store` (see ``BoltCalibration``). `hashing` is the PIN
@@ -57,8 +59,10 @@ public final class RunningLock: Sendable {
         self.config = config
         self.clock = clock
         self.wallClock = wallClock
+        let observed = FeedingLockStore(store, feed: feed)
         let access = try AccessController(
-            store: store, wallClock: wallClock, configuration: config.accessConfiguration(hashing: hashing))
+            store: observed, wallClock: wallClock, configuration: config.accessConfiguration(hashing: hashing)
+        )
         let battery = hardware.gauge.map {
             BatteryMonitor(gauge: $0, clock: clock, policy: config.batteryPolicy)
         }
@@ -67,14 +71,15 @@ public final class RunningLock: Sendable {
             configuration: config.boltConfiguration, canMove: { _, _ in battery?.moveRefusal() })
         controller = try LockController(
             access: access, bolt: bolt, battery: battery, keypad: hardware.keypad, door: hardware.door,
-            buzzer: hardware.buzzer, led: hardware.led, store: store, wallClock: wallClock, clock: clock,
+            buzzer: hardware.buzzer, led: hardware.led, store: observed, wallClock: wallClock, clock: clock,
             entryTimeout: .seconds(config.entryTimeoutSeconds))
     }
 
     /// The policy in force.
     public let config: LockConfigFile
     private let clock: any BoltClock
-    private let wallClock: any WallClock
+    /// The wall clock the lock reads (schedules, lockout ends, audit times).
+    public let wallClock: any WallClock
 
     /// Deletes audit records older than the retention period now and then once a day.
     public func startRetention() {

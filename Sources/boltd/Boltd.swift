@@ -94,7 +94,7 @@ extension Boltd {
         var state = "/var/lib/boltwork"
 
         @Option(help: "The control socket.")
-        var socket = "/run/boltwork/control.sock"
+        var socket = ControlProtocol.defaultSocketPath
 
         @Option(help: "The group allowed to use the control socket (none: the daemon's own group).")
         var group: String?
@@ -150,9 +150,7 @@ extension Boltd {
                     "no admin code is set: keypad entry is disabled until you run `boltd init --state \(state)`"
                 )
             }
-            let server = try ControlServer(path: socket, group: group) { request, peer in
-                ControlHandler.handle(request, peer: peer, lock: lock)
-            }
+            let server = try ControlHandler.server(path: socket, group: group, lock: lock)
             notifier.ready(status: "bolt \(found)")
             logger.notice(
                 "boltd ready on \(boardFile.name)\(simulated ? " (simulated)" : ""): bolt \(found); control socket \(socket)"

@@ -47,6 +47,48 @@ struct ControlTests {
         #expect(second.error?.code == "unknown-command")
     }
 
+    @Test("a session handler's events follow its response, and the session knows when the client left")
+    func sessionEvents() throws {
+        let path = temporaryPath("control.sock")
+        let closed = Locked(false)
+        let sessions = Locked([ControlSession]())
+        let server = try ControlServer.withSessions(path: path) { request, session in
+            sessions.withLock { $0.append(session) }
+            session.onClose { closed.withLock { $0 = true } }
+            // Pushed while the request is handled: delivered after the response.
+            #expect(session.push(ControlEvent(id: request.id, event: "tick", data: .integer(1))))
+            return .success(request.id, .object(["peer": .integer(session.peer.uid)]))
+        }
+        defer { server.close() }
+        do {
+            let client = try ControlClient(path: path, receiveTimeout: .seconds(30))
+            let response = try client.send("subscribe")
+            #expect(response.ok)
+            #expect(response.result?.object?["peer"]?.int == Int(getuid()))
+            let first = try #require(try client.nextEvent())
+            #expect(first == ControlEvent(id: response.id, event: "tick", data: .integer(1)))
+            let session = try #require(sessions.withLock { $0.first })
+            #expect(session.push(ControlEvent(id: response.id, event: "tick", data: .integer(2))))
+            #expect(try client.nextEvent()?.data == .integer(2))
+        }
+        let session = try #require(sessions.withLock { $0.first })
+        var left = false
+        for _ in 0..<1_000_000 {
+            left = closed.withLock { $0 }
+            if left { break }
+            sched_yield()
+        }
+        #expect(left)
+        #expect(session.isClosed)
+        #expect(!session.push(ControlEvent(id: 1, event: "tick", data: .null)))
+    }
+
+    @Test("the peer's account name comes from its uid")
+    func accountName() {
+        #expect(ControlPeer(pid: 0, uid: 0, gid: 0).accountName == "root")
+        #expect(ControlPeer(pid: 0, uid: 4_000_000_000, gid: 0).accountName == "uid 4000000000")
+    }
+
     @Test("no daemon listening says how to start it")
     func daemonDown() {
         let error = #expect(throws: ControlSocketError.self) {
@@ -127,5 +169,20 @@ struct ControlTests {
         #expect(
             SystemdNotifier(environment: ["WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"]).watchdogInterval
                 == nil)
+    }
+}
+
+/// A value behind a lock, shared with the server's threads.
+private final class Locked<Value>: @unchecked Sendable {
+    // Safety: `value` is only touched with `lock` held.
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }

@@ -497,6 +497,8 @@ public final class AccessController: Sendable {
         switch actor {
         case .installer:
             return "the installer"
+        case .account(let name, let uid):
+            return "\(name) (uid \(uid))"
         case .user(let id):
             guard let user = users.first(where: { $0.id == id }), user.role == .admin, user.isEnabled else {
                 throw AccessError(.notPermitted, "only an enabled admin may do this")

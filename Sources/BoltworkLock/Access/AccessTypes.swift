@@ -6,6 +6,9 @@ public enum AdminActor: Sendable, Hashable {
     case installer
     /// A stored user; permitted only while an enabled admin.
     case user(UserID)
+    /// A system account the daemon's control socket admitted (its file permissions decide, as
+    /// for the installer): always permitted, and named in the audit log by account and uid.
+    case account(name: String, uid: UInt32)
 }
 
 /// Why a code did not open the lock.

@@ -129,7 +129,7 @@ public final class LockController: Sendable {
     /// the battery. Returns the bolt state found.
     @discardableResult
     public func start() -> BoltState {
-        bolt.setEventHandler { [weak self] outcome, _ in self?.handle(outcome) }
+        bolt.setEventHandler { [weak self] outcome, time in self?.handle(outcome, at: time) }
         let found = bolt.start()
         let mode = (try? access.mode()) ?? .normal
         bolt.setAutoRelock(enabled: mode != .passage)
@@ -259,11 +259,12 @@ public final class LockController: Sendable {
         }
     }
 
-    private func handle(_ outcome: BoltOutcome) {
+    private func handle(_ outcome: BoltOutcome, at time: MonotonicInstant) {
         let now = wallClock.now
         switch outcome {
         case .locked(let source):
-            record(AuditEvent(time: now, action: .locked, source: source))
+            record(
+                AuditEvent(time: now, action: .locked, source: source, detail: moveDetail(.extend, at: time)))
         case .unlocked(let source):
             let user = state.withLock { state -> (id: UserID, name: String, source: OperationSource)? in
                 defer { state.pendingUser = nil }
@@ -271,7 +272,8 @@ public final class LockController: Sendable {
             }
             record(
                 AuditEvent(
-                    time: now, action: .unlocked, source: source, userID: user?.id, userName: user?.name))
+                    time: now, action: .unlocked, source: source, userID: user?.id, userName: user?.name,
+                    detail: moveDetail(.retract, at: time)))
         case .jammed(let direction, let stoppedAt, let restingAt, let attempts, _, let source):
             record(
                 AuditEvent(
@@ -299,6 +301,15 @@ public final class LockController: Sendable {
         case .superseded:
             break
         }
+    }
+
+    /// The move's throw time and the battery before it, when the bolt controller confirmed a
+    /// motor move in `direction` at `time` (empty for a hand turn or a bolt already there).
+    private func moveDetail(_ direction: BoltDirection, at time: MonotonicInstant) -> String {
+        guard let move = bolt.lastCompletedMove, move.completedAt == time, move.direction == direction else {
+            return ""
+        }
+        return BoltMoveReport(move, battery: battery?.latestReading).auditDetail
     }
 
     private func handle(_ notice: BatteryNotice) {

@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "BoltworkStore", targets: ["BoltworkStore"]),
         .library(name: "BoltworkBoard", targets: ["BoltworkBoard"]),
         .library(name: "BoltworkControl", targets: ["BoltworkControl"]),
+        .library(name: "BoltworkDoctor", targets: ["BoltworkDoctor"]),
         .executable(name: "boltwork-probe", targets: ["boltwork-probe"]),
         .executable(name: "boltd", targets: ["boltd"]),
     ],
@@ -69,12 +70,18 @@ let package = Package(
         // shared by boltd and its clients.
         .target(name: "BoltworkControl"),
 
+        // `doctor`: examines a lock (credentials, activity, battery, bolt, clock, devices) and
+        // reports findings with their fix; a pure function of its input, plus the Linux facts.
+        .target(name: "BoltworkDoctor", dependencies: ["BoltworkLock", "BoltworkDrivers", "CBoltworkClock"]),
+        // C shim over adjtimex(2) (<sys/timex.h> is not in Swift's Glibc module).
+        .target(name: "CBoltworkClock"),
+
         // The daemon's parts: the running lock, the control handler, the scripted simulator.
         .target(
             name: "BoltworkDaemon",
             dependencies: [
                 "BoltworkHAL", "BoltworkDrivers", "BoltworkSimulation", "BoltworkLock", "BoltworkBoard",
-                "BoltworkControl",
+                "BoltworkControl", "BoltworkDoctor",
             ]),
 
         // MARK: Executables.
@@ -115,6 +122,12 @@ let package = Package(
             dependencies: [
                 "BoltworkLock", "BoltworkBoard", "BoltworkDrivers", "BoltworkSimulation", "BoltworkStore",
                 "BoltworkDaemon",
+            ]),
+        .testTarget(
+            name: "BoltworkDoctorTests",
+            dependencies: [
+                "BoltworkDoctor", "BoltworkLock", "BoltworkDrivers", "BoltworkBoard", "BoltworkSimulation",
+                "BoltworkDaemon", "BoltworkControl", "BoltworkHAL",
             ]),
         .testTarget(
             name: "BoltworkBoardTests",

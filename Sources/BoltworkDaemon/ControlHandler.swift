@@ -83,6 +83,7 @@ public enum ControlHandler {
                     request.id,
                     ControlFailure(code: "store-unavailable", message: "the audit log cannot be read"))
             }
+        case "doctor": return doctor(request, lock: lock)
         default:
             return .failure(
                 request.id,

@@ -72,7 +72,8 @@ public final class RunningLock: Sendable {
     /// The policy in force.
     public let config: LockConfigFile
     private let clock: any BoltClock
-    private let wallClock: any WallClock
+    /// The wall clock the lock runs on.
+    public let wallClock: any WallClock
 
     /// Deletes audit records older than the retention period now and then once a day.
     public func startRetention() {

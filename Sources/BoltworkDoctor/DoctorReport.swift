@@ -28,7 +28,7 @@ public struct DoctorReport: Codable, Sendable, Hashable {
     public var needsAttention: Bool { findings.contains { $0.severity != .info } }
 
     /// The exit status `boltctl doctor` uses: 0 when there is no critical or warning finding
-    /// (notes alone are fine), 1 otherwise. (A client that cannot ask the daemon exits 2.)
+    /// (notes alone are fine), 1 otherwise.
     public var exitCode: Int32 { needsAttention ? 1 : 0 }
 
     // MARK: Text

@@ -4,7 +4,7 @@ import BoltworkDoctor
 import Foundation
 
 /// `boltctl doctor`: asks the running daemon to examine the lock and prints the findings,
-/// grouped by severity, each with its fix.
+/// grouped by severity, each with its fix (the checks and the text are in BoltworkDoctor).
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inspect the running lock: what is wrong, how much it matters, and the fix.",
@@ -14,29 +14,28 @@ struct Doctor: ParsableCommand {
             gauge, the bolt's throw times and jams, the clock, the device permissions, udev rule and \
             service user, the audit chain and the software's age.
 
+            --json prints {version, checkedAt, findings: [{id, severity, title, detail, fix}]}; \
+            severity is critical, warning or info, and id is stable.
+
             Exit status: 0 when nothing is critical or a warning (notes alone are fine), 1 when \
-            something is, 2 when boltd cannot be asked.
+            something is; 3, 4 and 5 as for every command (boltd not running, permission denied, \
+            protocol error).
             """)
 
-    @Option(help: "The daemon's control socket.")
-    var socket = "/run/boltwork/control.sock"
-
-    @Flag(help: "Print the report as JSON (findings with id, severity, title, detail, fix).")
-    var json = false
+    @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        let result = try global.connect().call("doctor")
         let report: DoctorReport
         do {
-            let response = try ControlClient(path: socket).send("doctor")
-            guard response.ok, let result = response.result else {
-                throw response.error ?? ControlFailure(code: "internal", message: "boltd sent no report")
-            }
             report = try DoctorReport(json: ControlCoding.encoder.encode(result))
         } catch {
-            FileHandle.standardError.write(Data("boltctl doctor: \(error)\n".utf8))
-            throw ExitCode(2)
+            throw CLIFailure(
+                status: .internalError, code: "protocol",
+                message: "boltd sent a doctor report this boltctl cannot read (\(error)): update both",
+                json: global.json)
         }
-        print(json ? String(decoding: try report.json(pretty: true), as: UTF8.self) : report.render())
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        print(global.json ? result.description : report.render())
+        if report.needsAttention { throw ExitCode(ExitStatus.refused.rawValue) }
     }
 }

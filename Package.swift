@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "BoltworkStore", targets: ["BoltworkStore"]),
         .library(name: "BoltworkBoard", targets: ["BoltworkBoard"]),
         .library(name: "BoltworkControl", targets: ["BoltworkControl"]),
+        .library(name: "BoltworkDoctor", targets: ["BoltworkDoctor"]),
         .executable(name: "boltwork-probe", targets: ["boltwork-probe"]),
         .executable(name: "boltd", targets: ["boltd"]),
         .executable(name: "boltctl", targets: ["boltctl"]),
@@ -71,13 +72,20 @@ let package = Package(
         // shared by boltd and its clients.
         .target(name: "BoltworkControl"),
 
+        // `doctor`: examines a lock (credentials, activity, battery, bolt, clock, devices) and
+        // reports findings with their fix; a pure function of its input, plus the Linux facts.
+        .target(name: "BoltworkDoctor", dependencies: ["BoltworkLock", "BoltworkDrivers", "CBoltworkClock"]),
+        // C shim over adjtimex(2) (<sys/timex.h> is not in Swift's Glibc module).
+        .target(name: "CBoltworkClock"),
+
         // The daemon's parts: the running lock, the control handler, the scripted simulator, the
         // interactive simulator's model and renderer, the log handler.
         .target(
             name: "BoltworkDaemon",
             dependencies: [
                 "BoltworkHAL", "BoltworkDrivers", "BoltworkSimulation", "BoltworkLock", "BoltworkBoard",
-                "BoltworkControl", "BoltworkStore", .product(name: "Logging", package: "swift-log"),
+                "BoltworkControl", "BoltworkStore", "BoltworkDoctor",
+                .product(name: "Logging", package: "swift-log"),
             ]),
 
         // MARK: Executables.
@@ -94,7 +102,8 @@ let package = Package(
         .executableTarget(
             name: "boltctl",
             dependencies: [
-                "BoltworkControl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "BoltworkControl", "BoltworkDoctor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Inspects chips, lines and I2C devices on a board, or runs the simulated backend.
         .executableTarget(
@@ -193,6 +202,12 @@ let package = Package(
             dependencies: [
                 "BoltworkControl", "BoltworkDaemon", "BoltworkLock", "BoltworkBoard", "BoltworkSimulation",
                 "BoltworkStore", "boltd", "boltctl",
+            ]),
+        .testTarget(
+            name: "BoltworkDoctorTests",
+            dependencies: [
+                "BoltworkDoctor", "BoltworkLock", "BoltworkDrivers", "BoltworkBoard", "BoltworkSimulation",
+                "BoltworkDaemon", "BoltworkControl", "BoltworkHAL",
             ]),
         .testTarget(
             name: "BoltworkBoardTests",

@@ -43,6 +43,8 @@ public struct LockConfigFile: Sendable, Hashable {
     public var auditRetentionDays = 365
     /// The time zone schedules are read in (IANA name); nil: the system's.
     public var timeZone: String?
+    /// `boltctl doctor` warns when the running release is older than this many days.
+    public var softwareMaxAgeDays = 365
 
     /// The defaults.
     public init() {}
@@ -76,7 +78,7 @@ public struct LockConfigFile: Sendable, Hashable {
                 allowed: [
                     "auto-relock-seconds", "door-ajar-seconds", "move-timeout-ms", "lock-retries", "pin",
                     "lockout", "battery",
-                    "audit", "time-zone",
+                    "audit", "time-zone", "doctor",
                 ]) ?? [:]
         func set(_ value: inout Int, _ node: Node?, _ key: String, _ range: ClosedRange<Int>) {
             if let number = reader.int(node, key, range: range) { value = number }
@@ -118,6 +120,11 @@ public struct LockConfigFile: Sendable, Hashable {
         }
         if let audit = reader.mapping(top["audit"], "audit", allowed: ["retention-days"]) {
             set(&config.auditRetentionDays, audit["retention-days"], "audit.retention-days", 1...36_500)
+        }
+        if let doctor = reader.mapping(top["doctor"], "doctor", allowed: ["software-max-age-days"]) {
+            set(
+                &config.softwareMaxAgeDays, doctor["software-max-age-days"], "doctor.software-max-age-days",
+                30...3650)
         }
         if let zone = reader.string(top["time-zone"], "time-zone") {
             if TimeZone(identifier: zone) == nil {

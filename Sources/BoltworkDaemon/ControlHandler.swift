@@ -17,7 +17,7 @@ public enum ControlHandler {
     public static let commands = [
         "hello", "status", "lock", "unlock", "mode", "users.list", "users.show", "users.add", "users.enable",
         "users.disable", "users.remove", "code.set", "code.clear", "schedule.add", "schedule.clear",
-        "lockout.status", "lockout.reset", "log", "export", "verify", "battery",
+        "lockout.status", "lockout.reset", "log", "export", "verify", "battery", "doctor",
     ]
 
     /// Handles one request (on the connection's thread; lock requests wait for the bolt). With a
@@ -46,6 +46,7 @@ public enum ControlHandler {
             case "export": result = try export(context)
             case "verify": result = try verify(context)
             case "battery": result = battery(context)
+            case "doctor": result = try doctor(context)
             default:
                 throw ControlFailure(
                     code: "unknown-command",

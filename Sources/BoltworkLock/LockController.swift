@@ -138,7 +138,7 @@ public final class LockController: Sendable {
     /// the battery. Returns the bolt state found.
     @discardableResult
     public func start() -> BoltState {
-        bolt.setEventHandler { [weak self] outcome, _ in self?.handle(outcome) }
+        bolt.setEventHandler { [weak self] outcome, time in self?.handle(outcome, at: time) }
         let found = bolt.start()
         let mode = (try? access.mode()) ?? .normal
         bolt.setAutoRelock(enabled: mode != .passage)
@@ -335,16 +335,18 @@ public final class LockController: Sendable {
         }
     }
 
-    private func handle(_ outcome: BoltOutcome) {
+    private func handle(_ outcome: BoltOutcome, at time: MonotonicInstant) {
         let now = wallClock.now
         switch outcome {
         case .locked(let source):
-            record(AuditEvent(time: now, action: .locked, source: source))
+            record(
+                AuditEvent(time: now, action: .locked, source: source, detail: moveDetail(.extend, at: time)))
         case .unlocked(let source):
             let user = pendingUser(for: source)
             record(
                 AuditEvent(
-                    time: now, action: .unlocked, source: source, userID: user?.id, userName: user?.name))
+                    time: now, action: .unlocked, source: source, userID: user?.id, userName: user?.name,
+                    detail: moveDetail(.retract, at: time)))
         case .jammed(let direction, let stoppedAt, let restingAt, let attempts, _, let source):
             let user = direction == .retract ? failedUnlock(from: source) : nil
             record(
@@ -393,6 +395,15 @@ public final class LockController: Sendable {
         let user = pendingUser(for: source)
         if user != nil, source == .keypad { feedback(.refused) }
         return user
+    }
+
+    /// The move's throw time and the battery before it, when the bolt controller confirmed a
+    /// motor move in `direction` at `time` (empty for a hand turn or a bolt already there).
+    private func moveDetail(_ direction: BoltDirection, at time: MonotonicInstant) -> String {
+        guard let move = bolt.lastCompletedMove, move.completedAt == time, move.direction == direction else {
+            return ""
+        }
+        return BoltMoveReport(move, battery: battery?.latestReading).auditDetail
     }
 
     private func handle(_ notice: BatteryNotice) {

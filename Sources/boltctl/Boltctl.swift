@@ -29,7 +29,7 @@ struct Boltctl: ParsableCommand {
             """,
         subcommands: [
             Status.self, Lock.self, Unlock.self, Users.self, Code.self, Guest.self, Schedule.self, Mode.self,
-            Lockout.self, Log.self, Battery.self,
+            Lockout.self, Log.self, Battery.self, Doctor.self,
         ])
 
     /// Also accepted before the subcommand (`boltctl --json status`).

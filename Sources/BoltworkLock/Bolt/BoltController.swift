@@ -84,6 +84,7 @@ public final class BoltController: Sendable {
     private let canMove: MoveCheck?
     private let core: Protected<Core>
     private let published = Protected<BoltState>(.unknown)
+    private let lastMove = Protected<BoltMoveTiming?>(nil)
     private let handlers = Protected<Handlers>(Handlers())
 
     private struct Handlers {
@@ -122,6 +123,8 @@ public final class BoltController: Sendable {
         var abort: BoltRefusal?
         var timer: (any ScheduledWork)?
         var token: UInt64 = 0
+        /// When the motor last started in the command's direction (the attempt that counts).
+        var startedAt: MonotonicInstant?
     }
 
     private enum Note {
@@ -183,6 +186,12 @@ public final class BoltController: Sendable {
 
     /// The current state.
     public var state: BoltState { published.withLock { $0 } }
+
+    /// The latest move the sensor confirmed (not a hand turn, not a command that found the
+    /// bolt already at its end): how long the successful attempt took. The layer above
+    /// records it with the lock or unlock event whose time equals
+    /// ``BoltMoveTiming/completedAt``.
+    public var lastCompletedMove: BoltMoveTiming? { lastMove.withLock { $0 } }
 
     /// Whether "lock when the door closes" is armed.
     public var isLockOnDoorCloseArmed: Bool { core.withLock { $0.lockOnClose } }
@@ -530,6 +539,7 @@ public final class BoltController: Sendable {
         } else {
             direction = move.command.direction
             move.phase = .moving
+            move.startedAt = clock.now
             setState(direction == .extend ? .locking : .unlocking, .command(move.command.source), &core)
         }
         do {
@@ -715,6 +725,14 @@ public final class BoltController: Sendable {
                 core.move = nil
                 stopMotor(&core)
                 if move.command.direction == .extend { core.lockOnClose = false }
+                if let started = move.startedAt {
+                    let now = clock.now
+                    lastMove.withLock {
+                        $0 = BoltMoveTiming(
+                            direction: move.command.direction, duration: now - started,
+                            attempt: move.failures + 1, completedAt: now)
+                    }
+                }
                 setState(move.command.direction == .extend ? .locked : .unlocked, .sensor, &core)
                 complete(move.command, success(move.command), &core)
             case .recovering:

@@ -343,6 +343,19 @@ struct EndToEndTests {
         #expect(batteryJSON["present"]?.bool == true)
         #expect(batteryJSON["percent"]?.number != nil)
 
+        // doctor: bob's service code never expires, so the lock needs attention (exit 1), and
+        // every finding comes with its fix.
+        let doctor = try rig.ctl(["doctor"])
+        #expect(doctor.status == 1, "\(doctor.err)")
+        #expect(doctor.out.contains("[guest-code-no-expiry]"), "\(doctor.out)")
+        #expect(doctor.out.contains("'bob' (#3), service"))
+        #expect(doctor.out.contains("Fix: "))
+        let doctorJSON = try ControlCoding.decoder.decode(
+            JSONValue.self, from: Data(try rig.ctl(["--json", "doctor"]).out.utf8))
+        let ids = doctorJSON["findings"]?.array?.compactMap { $0["id"]?.string } ?? []
+        #expect(ids.contains("guest-code-no-expiry"))
+        #expect(!ids.contains("admin-code-missing"), "the admin code was set with boltd init")
+
         #expect(try rig.ctl(["users", "remove", "courier"]).out == "removed courier\n")
         #expect(try rig.ctl(["frobnicate"]).status == 2)
 

@@ -94,7 +94,7 @@ let package = Package(
             name: "boltd",
             dependencies: [
                 "BoltworkHAL", "BoltworkLinux", "BoltworkLock", "BoltworkStore", "BoltworkBoard",
-                "BoltworkControl",
+                "BoltworkControl", "BoltworkDoctor",
                 "BoltworkDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -192,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "BoltworkDaemonTests",
             dependencies: [
-                "BoltworkDaemon", "BoltworkBoard", "BoltworkLock", "BoltworkSimulation", "BoltworkStore",
+                "BoltworkDaemon", "BoltworkDoctor", "BoltworkBoard", "BoltworkLock", "BoltworkSimulation", "BoltworkStore",
                 "BoltworkHAL", .product(name: "Logging", package: "swift-log"),
             ]),
         // The control handler against a simulated lock, and boltctl end to end against a real

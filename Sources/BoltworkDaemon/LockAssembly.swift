@@ -50,7 +50,7 @@ public final class RunningLock: Sendable {
     public init(
         hardware: LockHardware, store: any LockStore, wallClock: any WallClock, clock: any BoltClock,
         config: LockConfigFile = LockConfigFile(), hashing: PINHasher.Parameters = .standard,
-        simulation: SimulatedBoard? = nil
+        simulation: SimulatedBoard? = nil, clockIsSynchronized: @escaping @Sendable () -> Bool = { true }
     ) throws {
         self.hardware = hardware
         self.store = store
@@ -61,8 +61,9 @@ public final class RunningLock: Sendable {
         self.wallClock = wallClock
         let observed = FeedingLockStore(store, feed: feed)
         let access = try AccessController(
-            store: observed, wallClock: wallClock, configuration: config.accessConfiguration(hashing: hashing)
-        )
+            store: observed, wallClock: wallClock,
+            configuration: config.accessConfiguration(hashing: hashing),
+            clockIsSynchronized: clockIsSynchronized)
         let battery = hardware.gauge.map {
             BatteryMonitor(gauge: $0, clock: clock, policy: config.batteryPolicy)
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BoltworkBoard
 import BoltworkControl
 import BoltworkDaemon
+import BoltworkDoctor
 import BoltworkHAL
 import BoltworkLinux
 import BoltworkLock
@@ -132,10 +133,25 @@ extension Boltd {
                     },
                     clock: clock)
             }
+            // On a board, codes limited in time are refused while the clock is known to be wrong.
+            let clockWatch =
+                simulated
+                ? nil
+                : ClockSyncWatch { answer in
+                    switch answer {
+                    case .synchronized(let source): logger.info("the wall clock is synchronised (\(source))")
+                    case .unsynchronized(let source):
+                        logger.warning(
+                            "the wall clock is not synchronised (\(source)): codes limited in time are refused until it is; turn on time synchronisation (sudo timedatectl set-ntp true)"
+                        )
+                    case .unknown(let reason):
+                        logger.notice("cannot tell whether the wall clock is synchronised (\(reason))")
+                    }
+                }
             let lock = try RunningLock(
                 hardware: hardware, store: store, wallClock: SystemWallClock(), clock: clock,
                 config: lockConfig,
-                simulation: simulation)
+                simulation: simulation, clockIsSynchronized: { clockWatch?.isSynchronized ?? true })
             lock.controller.setNoticeHandler { notice in
                 switch notice {
                 case .recorded(let event): logger.info("event: \(describe(event))")
@@ -178,6 +194,7 @@ extension Boltd {
             logger.notice("stopping: finishing or safely stopping any move, releasing lines")
             server.close()
             lock.shutdown()
+            clockWatch?.stop()
             linux?.shutdown()
             clock.shutdown()
             _ = sources

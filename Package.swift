@@ -192,7 +192,8 @@ let package = Package(
         .testTarget(
             name: "BoltworkDaemonTests",
             dependencies: [
-                "BoltworkDaemon", "BoltworkDoctor", "BoltworkBoard", "BoltworkLock", "BoltworkSimulation", "BoltworkStore",
+                "BoltworkDaemon", "BoltworkDoctor", "BoltworkBoard", "BoltworkLock", "BoltworkSimulation",
+                "BoltworkStore",
                 "BoltworkHAL", .product(name: "Logging", package: "swift-log"),
             ]),
         // The control handler against a simulated lock, and boltctl end to end against a real

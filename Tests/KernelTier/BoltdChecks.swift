@@ -81,8 +81,10 @@ enum Control {
 
     /// The audit log, oldest first: (sequence, action, text).
     static func auditLog(_ socket: String) throws -> [(sequence: Int, action: String, text: String)] {
-        guard case .array(let records) = try request(socket, "log", ["limit": .number(10_000)]) else {
-            throw CheckFailure(description: "log: the result is not a list")
+        // Protocol 2: {records: [...], following}; limit 0 means every record.
+        guard case .array(let records) = try request(socket, "log", ["limit": .number(0)]).object?["records"]
+        else {
+            throw CheckFailure(description: "log: the result has no list of records")
         }
         return records.compactMap { record in
             guard let fields = record.object, let sequence = fields["sequence"]?.number,
@@ -237,9 +239,14 @@ enum Control {
             try expect(unlocked.object?["bolt"]?.string == "unlocked", "remote unlock: \(unlocked)")
             let blocked = try model.waitFor("blocked", seconds: 60)
             acknowledged = try Control.auditLog(socket)
+            // boltd logs `info: event: TEXT` (`<6>event: TEXT` under journald).
             logged = try readFile(logFile).split(separator: "\n").compactMap { line in
-                line.hasPrefix("event: ") ? String(line.dropFirst("event: ".count)) : nil
+                guard let range = line.range(of: "event: ") else { return nil }
+                let prefix = line[..<range.lowerBound]
+                guard prefix.isEmpty || prefix == "info: " || prefix.hasPrefix("<") else { return nil }
+                return String(line[range.upperBound...])
             }
+            try expect(!logged.isEmpty, "boltd logged no committed events before the kill")
             let releasedBefore = blocked["released-while-driving"] ?? "?"
             daemon.signal(SIGKILL)
             let status = daemon.wait(seconds: 30)

@@ -252,6 +252,11 @@ func render(_ report: Report) -> String {
                         milliseconds(unlock.hash.p99), milliseconds(unlock.hash.max), "-",
                     ],
                     [
+                        "code check alone (\(unlock.decision.samples)×: reads, hash, commit)",
+                        milliseconds(unlock.decision.p50), milliseconds(unlock.decision.p99),
+                        milliseconds(unlock.decision.max), "-",
+                    ],
+                    [
                         "store commit alone (\(unlock.commit.samples)×)", milliseconds(unlock.commit.p50),
                         milliseconds(unlock.commit.p99), milliseconds(unlock.commit.max), "-",
                     ],

@@ -90,6 +90,8 @@ struct UnlockFigure: Codable, Sendable {
     var path: Distribution
     /// The hash check alone.
     var hash: Distribution
+    /// The access layer's decision alone (store reads, the hash, the granting commit).
+    var decision: Distribution
     /// One durable store commit alone (an audit record).
     var commit: Distribution
     /// The hash's parameters.

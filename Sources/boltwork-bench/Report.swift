@@ -63,7 +63,7 @@ func evaluateGoals(host: Section, vm: Section?) -> [GoalResult] {
         let scans = daemon.scans.map { "\($0) scans" } ?? "scans not counted"
         idleParts.append(
             "\(section.place) \(String(format: "%.4f", daemon.corePercent)) %, \(scans), "
-                + "\(daemon.wakeups) wake-ups in \(Int(daemon.seconds.rounded())) s")
+                + "wake-ups: \(daemon.wakeups) in \(Int(daemon.seconds.rounded())) s")
         if daemon.corePercent > 0.1 || (daemon.scans ?? 1) != 0 { idleMet = false }
     }
     goals.append(

@@ -113,6 +113,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Measures reaction time, idle cost, size and endurance (`scripts/bench`); prints figures,
+        // never passes or fails. Not part of `swift test`.
+        .executableTarget(
+            name: "boltwork-bench",
+            dependencies: [
+                "BoltworkHAL", "BoltworkLinux", "BoltworkSimulation", "BoltworkDrivers", "BoltworkLock",
+                "BoltworkStore", "BoltworkBoard", "BoltworkControl", "BoltworkDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
         // MARK: Examples
         // Small programs a maker copies from, each runnable with --board on the simulated board or
         // a real one (Examples/README.md). ExampleSupport holds the board plumbing they share;

@@ -55,9 +55,11 @@ public final class SimulatedBoard: Sendable {
 
     /// Builds the simulated hardware for `board`. The board must keep the keypad, motor,
     /// switches and door on one chip. The bolt sensor is end switches or an AS5600 (whose
-    /// magnet turns with the bolt). `faults` seeds wiring mistakes.
+    /// magnet turns with the bolt). `faults` seeds wiring mistakes. `travelTime` is the bolt's
+    /// full stroke (1.5 s by default, a typical motorised deadbolt).
     public init(
-        board: BoardFile, clock: any BoltClock, batteryPercent: Double = 80, faults: Faults = Faults()
+        board: BoardFile, clock: any BoltClock, batteryPercent: Double = 80, faults: Faults = Faults(),
+        travelTime: Duration = .milliseconds(1500)
     ) throws(DeviceError) {
         self.board = board
         self.clock = clock
@@ -136,7 +138,7 @@ public final class SimulatedBoard: Sendable {
             mechanism = try SimulatedLockMechanism(
                 chip: main,
                 configuration: SimulatedLockMechanism.Configuration(
-                    bridge: bridge, forwardExtends: board.motor.forwardExtends,
+                    bridge: bridge, forwardExtends: board.motor.forwardExtends, travelTime: travelTime,
                     retractedSwitch: name(retracted),
                     extendedSwitch: name(extended), switchClosedLevel: active == .low ? .low : .high,
                     doorContact: name(board.door?.line),

@@ -10,11 +10,16 @@ import BoltworkHAL
 public final class SimulatedGPIO: GPIOProvider, Sendable {
     /// The clock edge events and debounce run on.
     public let clock: any BoltClock
+    /// How many level changes each line's history keeps at least: older ones are dropped, so a
+    /// long-running simulation (`boltd run --simulated`) does not grow.
+    public let historyLimit: Int
     private let state = Protected([SimulatedGPIOChip]())
 
-    /// Creates an empty set of chips.
-    public init(clock: any BoltClock) {
+    /// Creates an empty set of chips whose lines keep at least their newest `historyLimit`
+    /// level changes (10,000 by default).
+    public init(clock: any BoltClock, historyLimit: Int = 10_000) {
         self.clock = clock
+        self.historyLimit = max(1, historyLimit)
     }
 
     /// Adds a chip with one line per name (an empty name leaves the line unnamed). Its path is
@@ -24,7 +29,7 @@ public final class SimulatedGPIO: GPIOProvider, Sendable {
         state.withLock { chips in
             let index = chips.count
             let chip = SimulatedGPIOChip(
-                clock: clock,
+                clock: clock, historyLimit: historyLimit,
                 info: GPIOChipInfo(
                     path: path ?? "/dev/gpiochip\(index)", name: "gpiochip\(index)", label: label,
                     lineCount: lineNames.count),
@@ -98,6 +103,7 @@ public final class SimulatedGPIOChip: GPIOChip, Sendable {
     /// Path, name, label and line count.
     public let info: GPIOChipInfo
     let clock: any BoltClock
+    let historyLimit: Int
     private let state: Protected<ChipState>
 
     struct Line {
@@ -119,8 +125,9 @@ public final class SimulatedGPIOChip: GPIOChip, Sendable {
         var requests: [ObjectIdentifier: WeakSimulatedRequest] = [:]
     }
 
-    init(clock: any BoltClock, info: GPIOChipInfo, lineNames: [String]) {
+    init(clock: any BoltClock, historyLimit: Int, info: GPIOChipInfo, lineNames: [String]) {
         self.clock = clock
+        self.historyLimit = historyLimit
         self.info = info
         let now = clock.now
         self.state = Protected(
@@ -258,7 +265,9 @@ public final class SimulatedGPIOChip: GPIOChip, Sendable {
         }
     }
 
-    /// Every level the line has had, time-stamped, starting with its level at creation.
+    /// The levels the line has had, time-stamped, oldest first, starting with its level at
+    /// creation; once it has changed more than ``SimulatedGPIO/historyLimit`` times, the oldest
+    /// changes are dropped (at least the newest `historyLimit` are kept).
     public func history(of line: String) -> [LevelChange] {
         guard let offset = try? resolve(.name(line)) else { return [] }
         return state.withLock { $0.lines[Int(offset)].history }
@@ -359,6 +368,7 @@ public final class SimulatedGPIOChip: GPIOChip, Sendable {
                 guard level != state.lines[index].level else { continue }
                 state.lines[index].level = level
                 state.lines[index].history.append(LevelChange(time: now, level: level))
+                dropOldest(&state.lines[index].history, keeping: historyLimit)
                 changed.append(UInt32(index))
                 let line = state.lines[index]
                 if raiseEdges, let settings = line.settings, !settings.isOutput, settings.edges != .none,
@@ -554,4 +564,10 @@ final class SimulatedLineRequest: GPIOLineRequest, Sendable {
     deinit {
         if !state.withLock({ $0.released }) { chipObject.free(self) }
     }
+}
+
+/// Drops the oldest entries of a record that must not grow forever, keeping the newest `limit`.
+/// It trims only once the record holds half as many again, so appending stays O(1) amortised.
+func dropOldest<Entry>(_ entries: inout [Entry], keeping limit: Int) {
+    if entries.count > limit + limit / 2 { entries.removeFirst(entries.count - limit) }
 }

@@ -20,6 +20,9 @@ public enum I2CFaultSchedule: Sendable, Hashable {
 public final class SimulatedI2CBus: I2CBus, Sendable {
     /// The bus's name (`/dev/i2c-1`).
     public let name: String
+    /// How many transfers the log keeps at least: older ones are dropped, so a long-running
+    /// simulation does not grow.
+    public let logLimit: Int
     private let state: Protected<State>
 
     private struct Fault {
@@ -37,9 +40,10 @@ public final class SimulatedI2CBus: I2CBus, Sendable {
     }
 
     /// A bus with the given adapter capabilities (all transfer types by default; use `.smbus`
-    /// to behave like i2c-stub).
-    public init(name: String = "/dev/i2c-1", capabilities: I2CCapabilities = .all) {
+    /// to behave like i2c-stub) whose log keeps at least the newest `logLimit` transfers.
+    public init(name: String = "/dev/i2c-1", capabilities: I2CCapabilities = .all, logLimit: Int = 10_000) {
         self.name = name
+        self.logLimit = max(1, logLimit)
         self.state = Protected(State(capabilities: capabilities))
     }
 
@@ -64,7 +68,8 @@ public final class SimulatedI2CBus: I2CBus, Sendable {
         state.withLock { $0.faults.removeAll() }
     }
 
-    /// Every transfer attempted so far, failed ones included.
+    /// The transfers attempted so far, failed ones included, oldest first (once there were
+    /// more than ``logLimit``, the oldest are dropped).
     public var transfers: [(address: I2CAddress, operation: I2COperation)] {
         state.withLock { $0.log.map { (address: $0.0, operation: $0.1) } }
     }
@@ -80,6 +85,7 @@ public final class SimulatedI2CBus: I2CBus, Sendable {
         let (device, fault, supported) = state.withLock {
             state -> ((any SimulatedI2CDevice)?, I2CError.Kind?, Bool) in
             state.log.append((address, operation))
+            dropOldest(&state.log, keeping: logLimit)
             let supported = state.capabilities.contains(operation.requiredCapability)
             var fired: I2CError.Kind?
             for index in state.faults.indices

@@ -83,6 +83,23 @@ struct SimulatedGPIOTests {
         #expect(events.withLock { $0.count } == 1)
     }
 
+    @Test("a line's history keeps its newest changes and does not grow without bound")
+    func historyIsBounded() {
+        let gpio = SimulatedGPIO(clock: clock, historyLimit: 4)
+        let chip = gpio.addChip(label: "bounded", lineNames: ["DOOR"])
+        for step in 1...20 {
+            clock.advance(by: .milliseconds(1))
+            chip.drive("DOOR", to: step.isMultiple(of: 2) ? .low : .high)
+        }
+        let history = chip.history(of: "DOOR")
+        #expect(history.count >= 4 && history.count <= 6, "got \(history.count) entries")
+        #expect(history.last?.time == MonotonicInstant(nanoseconds: 20_000_000))
+        #expect(history.last?.level == .low)
+        let times = history.map(\.time.nanoseconds)
+        #expect(times == times.sorted(), "oldest first")
+        #expect(times == Array((21 - history.count...20).map { Int64($0) * 1_000_000 }), "no gaps at the end")
+    }
+
     @Test("outputs drive the pin per polarity and drive mode; history is time-stamped")
     func outputs() throws {
         let request = try chip.requestLines(

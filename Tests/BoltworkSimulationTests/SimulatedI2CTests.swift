@@ -62,6 +62,16 @@ struct SimulatedI2CTests {
         #expect(bus.transfers.count == 9)
     }
 
+    @Test("the transfer log keeps the newest transfers and does not grow without bound")
+    func logIsBounded() throws {
+        let bus = SimulatedI2CBus(logLimit: 10)
+        bus.attach(RegisterFileDevice(), at: gauge)
+        for register in 0..<40 { _ = try bus.readByte(from: gauge, register: UInt8(register)) }
+        let transfers = bus.transfers
+        #expect(transfers.count >= 10 && transfers.count <= 15, "got \(transfers.count) transfers")
+        #expect(transfers.last?.operation == .readByteData(register: 39))
+    }
+
     @Test("a retry policy rides out transient faults and gives up on others")
     func retryingBus() throws {
         let bus = SimulatedI2CBus()

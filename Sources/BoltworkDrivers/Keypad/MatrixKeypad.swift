@@ -44,7 +44,8 @@ public final class MatrixKeypad: KeypadDevice {
     /// (`debounce-delay-ms`, `col-scan-delay-us`).
     public struct Options: Sendable, Hashable {
         /// Wait between the first row edge and the scan (device-tree `debounce-delay-ms`), also the
-        /// spacing of the confirming scan; 5 ms by default.
+        /// spacing of the confirming scan; 5 ms by default. Zero scans at once, as `matrix_keypad`
+        /// does with `debounce-delay-ms = <0>` (for keypads with clean contacts or an RC filter).
         public var debounce: Duration
         /// Wait between activating a column and reading the rows (`col-scan-delay-us`); zero by
         /// default (a userspace GPIO write already takes microseconds).
@@ -133,7 +134,8 @@ public final class MatrixKeypad: KeypadDevice {
     private let state = Protected(State())
 
     /// Creates a keypad over `backend` with `keyMap` (rows × columns, matching the backend).
-    /// Throws `configuration` for an empty or mis-sized key map or non-positive timings.
+    /// Throws `configuration` for an empty or mis-sized key map, a negative debounce or settle
+    /// delay, or a non-positive scan interval, stuck-key limit or recovery interval.
     public init(
         backend: any KeypadMatrixBackend, keyMap: [[Character]] = KeyMap.phone3x4, clock: any BoltClock,
         options: Options = Options(), name: String = "keypad"
@@ -153,14 +155,14 @@ public final class MatrixKeypad: KeypadDevice {
                     + "has \(rows) row lines and \(columns) column lines: give one character per key, "
                     + "one array per row")
         }
-        guard options.debounce > .zero, options.scanInterval > .zero, options.stuckKeyLimit > .zero,
+        guard options.debounce >= .zero, options.scanInterval > .zero, options.stuckKeyLimit > .zero,
             options.recoveryInterval > .zero, options.columnSettleDelay >= .zero
         else {
             throw DeviceError(
                 .configuration, device: name,
                 detail:
-                    "debounce, scan interval, stuck-key limit and recovery interval must be positive, the settle delay "
-                    + "not negative")
+                    "scan interval, stuck-key limit and recovery interval must be positive, the debounce and "
+                    + "settle delay not negative")
         }
         self.backend = backend
         self.keyMap = keyMap

@@ -59,6 +59,32 @@ struct MatrixKeypadSimulationTests {
         #expect(events.last?.timestamp == rig.instant(poll + debounce))
     }
 
+    @Test("with zero debounce the press is reported at the edge and the release at the next poll")
+    func zeroDebounce() throws {
+        let rig = try KeypadRig(options: .init(debounce: .zero))
+        rig.clock.advance(by: .milliseconds(100))
+        rig.matrix.hold("6", for: .milliseconds(50))
+        rig.clock.runUntilIdle()
+        #expect(rig.log == ["p6"], "scanned at once, without waiting")
+        #expect(rig.events.withLock { $0.first?.timestamp } == rig.instant(100))
+        rig.clock.advance(by: .milliseconds(200))
+        #expect(rig.log == ["p6", "r6"])
+        // The polls at 120, 140 ms still see the key; the poll at 160 ms sees the release and the
+        // confirming scan follows at once.
+        #expect(rig.events.withLock { $0.last?.timestamp } == rig.instant(160))
+        #expect(rig.keypad.isIdle)
+    }
+
+    @Test("a negative debounce is a configuration error")
+    func negativeDebounce() throws {
+        let rig = try KeypadRig()
+        let error = #expect(throws: DeviceError.self) {
+            try MatrixKeypad(
+                backend: rig.backend, clock: rig.clock, options: .init(debounce: .milliseconds(-1)))
+        }
+        #expect(error?.kind == .configuration)
+    }
+
     @Test("without diodes, a ghost rectangle is discarded and the fourth corner is never reported")
     func ghostDiscarded() throws {
         let rig = try KeypadRig()

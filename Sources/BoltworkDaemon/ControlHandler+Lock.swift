@@ -41,10 +41,12 @@ extension ControlHandler {
         let locking = context.request.command == "lock"
         let code = try context.optionalString("code")
         if locking, code != nil { throw ControlContext.bad("lock takes no code") }
-        let outcome = wait {
-            locking
-                ? await controller.lock(source: .remote)
-                : await controller.unlock(source: .remote, code: code)
+        let outcome = wait { completion in
+            if locking {
+                controller.requestLock(source: .remote, completion: completion)
+            } else {
+                controller.requestUnlock(source: .remote, code: code, completion: completion)
+            }
         }
         guard let result = outcome else {
             throw ControlFailure(code: "internal", message: "the request did not complete")

@@ -1,4 +1,5 @@
 import BoltworkControl
+import BoltworkHAL
 import BoltworkLock
 import Dispatch
 import Foundation
@@ -107,16 +108,24 @@ public enum ControlHandler {
         }
     }
 
-    /// Runs async work from a connection thread and waits for it.
-    static func wait<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T? {
-        let box = ResultBox<T>()
+    /// Starts a lock request with `start` and waits on the connection's thread for its result
+    /// (nil if none came within `limit`). The controller's callback API keeps Swift concurrency,
+    /// and the worker pool it would start, out of the daemon: a blocked connection thread is an
+    /// ordinary thread, not one of the pool's.
+    static func wait(
+        limit: Duration = .seconds(600),
+        _ start: (@escaping @Sendable (LockResult) -> Void) -> Void
+    ) -> LockResult? {
+        let box = Protected<LockResult?>(nil)
         let done = DispatchSemaphore(value: 0)
-        Task {
-            box.set(await work())
+        start { result in
+            box.withLock { $0 = result }
             done.signal()
         }
-        done.wait()
-        return box.value
+        guard done.wait(timeout: .now() + .seconds(Int(limit.components.seconds))) == .success else {
+            return nil
+        }
+        return box.withLock { $0 }
     }
 }
 
@@ -182,10 +191,4 @@ public struct ControlContext: Sendable {
     public static func bad(_ message: String) -> ControlFailure {
         ControlFailure(code: "bad-arguments", message: message)
     }
-}
-
-private final class ResultBox<T: Sendable>: @unchecked Sendable {
-    // Safety: written once before the semaphore is signalled, read after it is waited on.
-    private(set) var value: T?
-    func set(_ value: T) { self.value = value }
 }

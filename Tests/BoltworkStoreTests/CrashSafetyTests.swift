@@ -82,6 +82,54 @@ private final class ChildProgress: @unchecked Sendable {
     }
 }
 
+/// Re-runs this test binary as a child running only `filter`, which writes to the store at
+/// `path` (named by `variable`) and prints `BOLTWORK-ACK k` after each acknowledged change (and
+/// `BOLTWORK-HELD` when held inside change `point.commit` at `point.step`). Kills it with
+/// SIGKILL at the kill point and returns how many changes it had acknowledged by then.
+private func runChildAndKill(
+    filter: String, variable: String, path: String, at point: KillPoint
+) throws -> (acknowledged: Int, killed: Bool, child: Process) {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    child.arguments = ["--testing-library", "swift-testing", "--filter", filter]
+    var environment = ProcessInfo.processInfo.environment
+    environment[variable] = path
+    if let step = point.step { environment[variable + "_HOLD"] = "\(point.commit):\(step)" }
+    child.environment = environment
+    let output = Pipe()
+    let input = Pipe()
+    child.standardOutput = output
+    child.standardInput = input
+    child.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try child.run()
+
+    var acknowledged = 0
+    var killed = false
+    var buffer = ""
+    reading: while true {
+        let data = output.fileHandleForReading.availableData
+        if data.isEmpty { break }
+        buffer += String(decoding: data, as: UTF8.self)
+        while let newline = buffer.firstIndex(of: "\n") {
+            let line = buffer[..<newline]
+            buffer.removeSubrange(...newline)
+            if line == "BOLTWORK-HELD" {
+                killed = kill(child.processIdentifier, SIGKILL) == 0
+                break reading
+            }
+            if line.hasPrefix("BOLTWORK-ACK "), let k = Int(line.dropFirst("BOLTWORK-ACK ".count)) {
+                acknowledged = k
+                if point.step == nil, k >= point.commit {
+                    killed = kill(child.processIdentifier, SIGKILL) == 0
+                    break reading
+                }
+            }
+        }
+    }
+    child.waitUntilExit()
+    return (acknowledged, killed, child)
+}
+
 @Suite("SQLite store: crash safety")
 struct CrashSafetyTests {
     /// The child's side of ``killedMidCommit(at:)``: commits the workload to the database named
@@ -116,44 +164,8 @@ struct CrashSafetyTests {
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let path = scratch.path("lock.sqlite")
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        child.arguments = ["--testing-library", "swift-testing", "--filter", "CrashSafetyTests/crashChild"]
-        var environment = ProcessInfo.processInfo.environment
-        environment[crashChildVariable] = path
-        if let step = point.step { environment[crashChildVariable + "_HOLD"] = "\(point.commit):\(step)" }
-        child.environment = environment
-        let output = Pipe()
-        let input = Pipe()
-        child.standardOutput = output
-        child.standardInput = input
-        child.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try child.run()
-
-        var acknowledged = 0
-        var killed = false
-        var buffer = ""
-        reading: while true {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            buffer += String(decoding: data, as: UTF8.self)
-            while let newline = buffer.firstIndex(of: "\n") {
-                let line = buffer[..<newline]
-                buffer.removeSubrange(...newline)
-                if line == "BOLTWORK-HELD" {
-                    killed = kill(child.processIdentifier, SIGKILL) == 0
-                    break reading
-                }
-                if line.hasPrefix("BOLTWORK-ACK "), let k = Int(line.dropFirst("BOLTWORK-ACK ".count)) {
-                    acknowledged = k
-                    if point.step == nil, k >= point.commit {
-                        killed = kill(child.processIdentifier, SIGKILL) == 0
-                        break reading
-                    }
-                }
-            }
-        }
-        child.waitUntilExit()
+        let (acknowledged, killed, child) = try runChildAndKill(
+            filter: "CrashSafetyTests/crashChild", variable: crashChildVariable, path: path, at: point)
         #expect(killed, "the child ended before the kill point (\(acknowledged) changes acknowledged)")
         #expect(child.terminationReason == .uncaughtSignal)
 
@@ -307,46 +319,9 @@ struct AccessCrashSafetyTests {
             try access.initializeAdmin(name: "Ada", pin: "246810")
             try store.close()
         }
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        child.arguments = [
-            "--testing-library", "swift-testing", "--filter", "AccessCrashSafetyTests/wrongCodeChild",
-        ]
-        var environment = ProcessInfo.processInfo.environment
-        environment[accessChildVariable] = path
-        if let step = point.step { environment[accessChildVariable + "_HOLD"] = "\(point.commit):\(step)" }
-        child.environment = environment
-        let output = Pipe()
-        let input = Pipe()
-        child.standardOutput = output
-        child.standardInput = input
-        child.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try child.run()
-
-        var acknowledged = 0
-        var killed = false
-        var buffer = ""
-        reading: while true {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            buffer += String(decoding: data, as: UTF8.self)
-            while let newline = buffer.firstIndex(of: "\n") {
-                let line = buffer[..<newline]
-                buffer.removeSubrange(...newline)
-                if line == "BOLTWORK-HELD" {
-                    killed = kill(child.processIdentifier, SIGKILL) == 0
-                    break reading
-                }
-                if line.hasPrefix("BOLTWORK-ACK "), let k = Int(line.dropFirst("BOLTWORK-ACK ".count)) {
-                    acknowledged = k
-                    if point.step == nil, k >= point.commit {
-                        killed = kill(child.processIdentifier, SIGKILL) == 0
-                        break reading
-                    }
-                }
-            }
-        }
-        child.waitUntilExit()
+        let (acknowledged, killed, child) = try runChildAndKill(
+            filter: "AccessCrashSafetyTests/wrongCodeChild", variable: accessChildVariable, path: path,
+            at: point)
         #expect(killed, "the child ended before the kill point (\(acknowledged) codes acknowledged)")
         #expect(child.terminationReason == .uncaughtSignal)
 
